@@ -47,8 +47,11 @@ export function pseudoHeaderSumV6(
 }
 
 /**
- * RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), for a 16-bit field changing from m to m'.
- * Never yields 0xffff... except where the full computation would; see `updateChecksum32`.
+ * RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), for a 16-bit field changing from m to m'. Equals the full computation
+ * whenever the covered data cannot sum to zero (any TCP/UDP segment, whose pseudo-header holds a non-zero
+ * protocol; any IPv4 header, whose version is 4). Only for all-zero data (an ICMP echo reply with id 0, seq 0 and
+ * no data) does it give 0x0000 where the full computation gives 0xffff (RFC 1624 §3 / RFC 1071 §2(A)).
+ * For UDP use `updateUdpChecksum16`.
  */
 export function updateChecksum16(checksum: number, oldWord: number, newWord: number): number {
   const sum = (~checksum & 0xffff) + (~oldWord & 0xffff) + (newWord & 0xffff);
@@ -64,4 +67,51 @@ export function updateChecksum32(checksum: number, oldValue: number, newValue: n
     ((newValue >>> 16) & 0xffff) +
     (newValue & 0xffff);
   return ~foldSum(sum) & 0xffff;
+}
+
+/**
+ * RFC 1624 for a field of `len` bytes (an IPv6 address) changing from old[oldAt..) to new[newAt..); len is even.
+ * Same result as applying `updateChecksum16` word by word.
+ */
+export function updateChecksumBytes(
+  checksum: number,
+  oldBytes: Uint8Array,
+  oldAt: number,
+  newBytes: Uint8Array,
+  newAt: number,
+  len: number,
+): number {
+  const sum =
+    (~checksum & 0xffff) +
+    (~foldSum(sumWords(oldBytes, oldAt, len)) & 0xffff) +
+    foldSum(sumWords(newBytes, newAt, len));
+  return ~foldSum(sum) & 0xffff;
+}
+
+// UDP's checksum field differs from every other (RFC 768): 0 means "none computed" (IPv4) and must stay 0 through a
+// rewrite, and a computed 0 is sent as 0xffff. The plain RFC 1624 update gets both wrong, so NAT uses these.
+
+/** `updateChecksum16` for a UDP checksum field. */
+export function updateUdpChecksum16(checksum: number, oldWord: number, newWord: number): number {
+  if (checksum === 0) return 0;
+  return updateChecksum16(checksum, oldWord, newWord) || 0xffff;
+}
+
+/** `updateChecksum32` for a UDP checksum field. */
+export function updateUdpChecksum32(checksum: number, oldValue: number, newValue: number): number {
+  if (checksum === 0) return 0;
+  return updateChecksum32(checksum, oldValue, newValue) || 0xffff;
+}
+
+/** `updateChecksumBytes` for a UDP checksum field. */
+export function updateUdpChecksumBytes(
+  checksum: number,
+  oldBytes: Uint8Array,
+  oldAt: number,
+  newBytes: Uint8Array,
+  newAt: number,
+  len: number,
+): number {
+  if (checksum === 0) return 0;
+  return updateChecksumBytes(checksum, oldBytes, oldAt, newBytes, newAt, len) || 0xffff;
 }
