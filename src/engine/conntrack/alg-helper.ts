@@ -1,0 +1,271 @@
+// Application-level gateway helpers (nf_conntrack_ftp.c, nf_conntrack_sip.c): they read the payload of a helped
+// connection and create expectations for the connections it announces. Off unless `ct helper set` attached them
+// (automatic assignment is gone since Linux 4.7, SEMANTICS.md §2.11). Parsing works on text decoded from the
+// payload: helpers run only for helped entries, never on the established fast path, so strings are fine here.
+import type { Family } from "../packet-meta.js";
+import { Proto } from "../packet-meta.js";
+import { parseIpv4, parseIpv6 } from "../../wire/address.js";
+import { readU32 } from "../../wire/bytes.js";
+
+export const CtHelper = { NONE: 0, FTP: 1, SIP: 2 } as const;
+
+/** What the helpers need from the conntrack table. */
+export interface HelperHost {
+  family(e: number): Family;
+  proto(e: number): number;
+  src(e: number, dir: number, out: Uint32Array): void;
+  dst(e: number, dir: number, out: Uint32Array): void;
+  expect(
+    master: number,
+    family: Family,
+    proto: number,
+    src: Uint32Array | null,
+    sport: number,
+    dst: Uint32Array,
+    dport: number,
+    timeoutMs: number,
+    now: number,
+    flags?: number,
+  ): number;
+  activateExpectations(master: number, timeoutMs: number, now: number): void;
+}
+
+/** An address as the engine stores it: four 32-bit words (IPv4 in word 0). */
+export interface WordAddress {
+  family: Family;
+  words: Uint32Array;
+}
+
+/** An endpoint an FTP control message announces (RFC 959 PORT/227, RFC 2428 EPRT/229). */
+export interface FtpAnnouncement {
+  kind: "PORT" | "EPRT" | "227" | "229";
+  /** null for 229, which names only a port (the server's own address is meant). */
+  address: WordAddress | null;
+  port: number;
+}
+
+/** The parts of a SIP message (RFC 3261) the helper acts on. */
+export interface SipMessage {
+  kind: "request" | "response";
+  /** Request method, or the CSeq method of a response. */
+  method: string;
+  /** Response status code, 0 for requests. */
+  status: number;
+  contact: { address: WordAddress; port: number; expires: number | null } | null;
+  /** The Expires header, if any. */
+  expires: number | null;
+  /** RFC 4566 SDP body: connection address and media ports. */
+  sdp: { address: WordAddress; ports: number[] } | null;
+}
+
+const FTP_EXPECT_TIMEOUT_MS = 5 * 60 * 1000;
+/** nf_conntrack_sip.c: sip_timeout default 3600 s for registrations, SIP_EXPECT_AUDIO 3 min for media. */
+const SIP_DEFAULT_EXPIRES_S = 3600;
+const SIP_MEDIA_TIMEOUT_MS = 3 * 60 * 1000;
+const SIP_DEFAULT_PORT = 5060;
+const MS = 1000;
+const EXPECT_PERMANENT = 1;
+const EXPECT_INACTIVE = 2;
+const MAX_PORT = 65535;
+const MAX_OCTET = 255;
+
+function v4(n: number): WordAddress {
+  const words = new Uint32Array(4);
+  words[0] = n >>> 0;
+  return { family: 4, words };
+}
+
+function v6(b: Uint8Array): WordAddress {
+  const words = new Uint32Array(4);
+  for (let i = 0; i < 4; i++) words[i] = readU32(b, i * 4);
+  return { family: 6, words };
+}
+
+function parseAddress(s: string): WordAddress | null {
+  const a = parseIpv4(s);
+  if (a !== null) return v4(a);
+  const b = parseIpv6(s);
+  return b === null ? null : v6(b);
+}
+
+function octets(parts: string[]): number[] | null {
+  const n = parts.map((p) => Number(p));
+  return n.every((x) => Number.isInteger(x) && x >= 0 && x <= MAX_OCTET) ? n : null;
+}
+
+function hostPort(n: number[]): { address: WordAddress; port: number } | null {
+  const port = (n[4] << 8) | n[5];
+  if (port === 0) return null;
+  return { address: v4(((n[0] << 24) | (n[1] << 16) | (n[2] << 8) | n[3]) >>> 0), port };
+}
+
+/** Latin-1 decoding: every byte is one character, so offsets and odd bytes survive. */
+export function payloadText(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i += 4096) s += String.fromCharCode(...b.subarray(i, Math.min(b.length, i + 4096)));
+  return s;
+}
+
+const PORT_RE = /^PORT[ \t]+(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})/im;
+const EPRT_RE = /^EPRT[ \t]+([!-~])([12])\1([^\s]+?)\1(\d{1,5})\1/im;
+const PASV_RE = /^227[ -][^\d\r\n]*(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})/m;
+const EPSV_RE = /^229[ -][^\r\n(]*\(([!-~])\1\1(\d{1,5})\1\)/m;
+
+/**
+ * nf_conntrack_ftp.c's search[dir]: PORT and EPRT from the client (ORIGINAL), 227 and 229 from the server (REPLY).
+ * Returns null when the text announces nothing valid.
+ */
+export function parseFtp(text: string, fromServer: boolean): FtpAnnouncement | null {
+  if (!fromServer) {
+    const p = PORT_RE.exec(text);
+    if (p) {
+      const n = octets(p.slice(1, 7));
+      const hp = n && hostPort(n);
+      return hp ? { kind: "PORT", ...hp } : null;
+    }
+    const e = EPRT_RE.exec(text);
+    if (e) {
+      const address = parseAddress(e[3]);
+      const port = Number(e[4]);
+      if (!address || address.family !== (e[2] === "1" ? 4 : 6) || port < 1 || port > MAX_PORT) return null;
+      return { kind: "EPRT", address, port };
+    }
+    return null;
+  }
+  const p = PASV_RE.exec(text);
+  if (p) {
+    const n = octets(p.slice(1, 7));
+    const hp = n && hostPort(n);
+    return hp ? { kind: "227", ...hp } : null;
+  }
+  const e = EPSV_RE.exec(text);
+  if (e) {
+    const port = Number(e[2]);
+    return port >= 1 && port <= MAX_PORT ? { kind: "229", address: null, port } : null;
+  }
+  return null;
+}
+
+const SIP_REQUEST_RE = /^([A-Z]+) [^ \r\n]+ SIP\/2\.0\r?$/m;
+const SIP_RESPONSE_RE = /^SIP\/2\.0 (\d{3})[^\r\n]*$/m;
+const CSEQ_RE = /^CSeq[ \t]*:[ \t]*\d+[ \t]+([A-Za-z]+)/im;
+const CONTACT_RE = /^(?:Contact|m)[ \t]*:[ \t]*([^\r\n]*)$/im;
+const CONTACT_URI_RE = /sips?:(?:[^@\s;>]*@)?(\[[0-9A-Fa-f:.]+\]|[0-9.]+|[0-9A-Fa-f:]+)(?::(\d{1,5}))?/i;
+const CONTACT_EXPIRES_RE = /;[ \t]*expires[ \t]*=[ \t]*(\d+)/i;
+const EXPIRES_RE = /^Expires[ \t]*:[ \t]*(\d+)/im;
+const SDP_C_RE = /^c=IN IP([46]) ([0-9A-Fa-f:.]+)/m;
+const SDP_M_RE = /^m=[a-z]+ (\d{1,5})(?:\/\d+)? /gm;
+
+/** Parses the parts of a SIP message the helper needs (RFC 3261 §7, §20.10 Contact, §20.19 Expires; RFC 4566). */
+export function parseSip(text: string): SipMessage | null {
+  let kind: SipMessage["kind"];
+  let method: string;
+  let status = 0;
+  const rs = SIP_RESPONSE_RE.exec(text);
+  const rq = SIP_REQUEST_RE.exec(text);
+  if (rs && (!rq || rs.index < rq.index)) {
+    kind = "response";
+    status = Number(rs[1]);
+    const cs = CSEQ_RE.exec(text);
+    method = cs ? cs[1].toUpperCase() : "";
+  } else if (rq) {
+    kind = "request";
+    method = rq[1];
+  } else return null;
+
+  let contact: SipMessage["contact"] = null;
+  const c = CONTACT_RE.exec(text);
+  if (c) {
+    const u = CONTACT_URI_RE.exec(c[1]);
+    if (u) {
+      const host = u[1].startsWith("[") ? u[1].slice(1, -1) : u[1];
+      const address = parseAddress(host);
+      const port = u[2] ? Number(u[2]) : SIP_DEFAULT_PORT;
+      const ex = CONTACT_EXPIRES_RE.exec(c[1]);
+      if (address && port >= 1 && port <= MAX_PORT) contact = { address, port, expires: ex ? Number(ex[1]) : null };
+    }
+  }
+  const ex = EXPIRES_RE.exec(text);
+  const expires = ex ? Number(ex[1]) : null;
+
+  let sdp: SipMessage["sdp"] = null;
+  const sc = SDP_C_RE.exec(text);
+  if (sc) {
+    const address = parseAddress(sc[2]);
+    if (address && address.family === (sc[1] === "4" ? 4 : 6)) {
+      const ports: number[] = [];
+      for (const m of text.matchAll(SDP_M_RE)) {
+        const p = Number(m[1]);
+        if (p >= 1 && p < MAX_PORT) ports.push(p);
+      }
+      sdp = { address, ports };
+    }
+  }
+  return { kind, method, status, contact, expires, sdp };
+}
+
+function sameAddress(a: WordAddress, family: Family, w: Uint32Array): boolean {
+  if (a.family !== family) return false;
+  const n = family === 4 ? 1 : 4;
+  for (let i = 0; i < n; i++) if (a.words[i] !== w[i] >>> 0) return false;
+  return true;
+}
+
+const OTHER_SRC = new Uint32Array(4);
+const OTHER_DST = new Uint32Array(4);
+const OWN_SRC = new Uint32Array(4);
+
+/** Runs helper `h` of entry `e` over one packet's payload travelling in `dir`. */
+export function runHelper(host: HelperHost, h: number, e: number, dir: number, payload: Uint8Array, now: number): void {
+  const family = host.family(e);
+  // The expected connection travels in the other direction: "we refer to the reverse direction tuples here".
+  host.src(e, 1 - dir, OTHER_SRC);
+  host.dst(e, 1 - dir, OTHER_DST);
+  host.src(e, dir, OWN_SRC);
+  const text = payloadText(payload);
+  if (h === CtHelper.FTP) {
+    const a = parseFtp(text, dir === 1);
+    if (!a) return;
+    // nf_conntrack_ftp.c help(): connect where the command says only if it names someone other than the sender.
+    const daddr =
+      a.address && a.address.family === family && !sameAddress(a.address, family, OWN_SRC)
+        ? a.address.words
+        : OTHER_DST;
+    if (a.address && a.address.family !== family) return;
+    host.expect(e, family, Proto.TCP, OTHER_SRC, 0, daddr, a.port, FTP_EXPECT_TIMEOUT_MS, now);
+    return;
+  }
+  if (h === CtHelper.SIP) {
+    const m = parseSip(text);
+    if (!m) return;
+    if (m.kind === "request" && m.method === "REGISTER" && m.contact) {
+      // process_register_request: no third-party registrations; expires 0 releases the binding.
+      if (!sameAddress(m.contact.address, family, OWN_SRC)) return;
+      const expires = m.contact.expires ?? m.expires ?? SIP_DEFAULT_EXPIRES_S;
+      if (expires === 0) return;
+      host.expect(
+        e,
+        family,
+        host.proto(e),
+        OTHER_SRC,
+        0,
+        m.contact.address.words,
+        m.contact.port,
+        expires * MS,
+        now,
+        EXPECT_PERMANENT | EXPECT_INACTIVE,
+      );
+    } else if (m.kind === "response" && m.method === "REGISTER" && m.status >= 200 && m.status < 300) {
+      // process_register_response → refresh_signalling_expectation: the registrar accepted; activate.
+      const expires = m.contact?.expires ?? m.expires ?? SIP_DEFAULT_EXPIRES_S;
+      host.activateExpectations(e, expires * MS, now);
+    }
+    if (m.sdp && sameAddress(m.sdp.address, family, OWN_SRC)) {
+      // set_expected_rtp_rtcp with sip_direct_media: RTP on the port, RTCP on port + 1, from the peer only.
+      for (const p of m.sdp.ports) {
+        host.expect(e, family, Proto.UDP, OTHER_SRC, 0, m.sdp.address.words, p, SIP_MEDIA_TIMEOUT_MS, now);
+        host.expect(e, family, Proto.UDP, OTHER_SRC, 0, m.sdp.address.words, p + 1, SIP_MEDIA_TIMEOUT_MS, now);
+      }
+    }
+  }
+}

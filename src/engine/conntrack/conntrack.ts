@@ -1,0 +1,1191 @@
+// Connection tracking for one node, after nf_conntrack_core.c. A connection is two tuples (ORIGINAL as the first
+// packet saw it, REPLY as its answer will look after NAT), both hashed into one index; an entry created by a packet
+// stays UNCONFIRMED (invisible to lookups) until that packet passes the last hook (__nf_conntrack_confirm), so a
+// packet dropped on the way leaves no state (SEMANTICS.md §2.1). Classification follows nf_conntrack_in (§2.2,
+// §7 item 2): notrack → L4 error → ICMP error lookup → lookup or new → ctinfo → L4 state machine.
+//
+// Storage is struct-of-arrays indexed by entry number, with index-linked hash chains (one node per tuple
+// direction: node = entry * 2 + dir). IPv4 addresses are stored as they are; an IPv6 address is stored as a
+// 32-bit fold (for hashing and a fast first compare) plus its four words in a side table allocated on first use.
+import { CtDir, CtState, CtStatus, NONE, Proto } from "../packet-meta.js";
+import type { Family, PacketMeta } from "../packet-meta.js";
+import { readU16, readU32 } from "../../wire/bytes.js";
+import { foldSum, pseudoHeaderSumV4, pseudoHeaderSumV6, sumWords } from "../../wire/checksum.js";
+import { formatIpv4, formatIpv6, wordsToIpv6 } from "../../wire/address.js";
+import { TcpCause, TcpTracker, TcpVerdict, tcpFlagsValid } from "./tcp-tracker.js";
+import { TCP_STATE_NAMES, TcpTimeouts, resolveTimeouts } from "./timeouts.js";
+import type { TimeoutProfile, TimeoutTable } from "./timeouts.js";
+import { CtHelper, runHelper } from "./alg-helper.js";
+import type { HelperHost } from "./alg-helper.js";
+
+export interface ConntrackOptions {
+  /** nf_conntrack_max. A full table early-drops a non-ASSURED entry near the new tuple's bucket, else the packet
+   *  is dropped (`track` returns CtDrop.TABLE_FULL). Unconfirmed entries count, as in the kernel. */
+  maxEntries: number;
+  /** SEMANTICS §2.3/§2.4: "linux" (kernel defaults), "openwrt" (its sysctl overrides) or an explicit table. */
+  profile: TimeoutProfile;
+  /** nf_conntrack_tcp_loose: pick up connections from a bare ACK. Default true. */
+  tcpLoose?: boolean;
+  /** nf_conntrack_tcp_be_liberal: only out-of-window RSTs are INVALID. Default false. */
+  tcpBeLiberal?: boolean;
+  /** nf_conntrack_tcp_ignore_invalid_rst. Default false. */
+  tcpIgnoreInvalidRst?: boolean;
+  /** nf_conntrack_tcp_max_retrans. Default 3 ("linux") or 5 ("openwrt"). */
+  tcpMaxRetrans?: number;
+  /** nf_conntrack_checksum: verify L4 checksums at PREROUTING (bad → INVALID). Default true, OpenWrt false. */
+  checksum?: boolean;
+  /** Hash seed (e.g. from the node's Rng); a fixed constant by default. */
+  seed?: number;
+  /** Maximum pending expectations (nf_ct_expect_max). Default 256. */
+  maxExpectations?: number;
+}
+
+/** Why `track` dropped a packet (0: it did not). */
+export const CtDrop = { NONE: 0, TABLE_FULL: 1 } as const;
+
+/** Where the packet is: the checksum is verified only at PREROUTING, as tcp_error/udp_error do. */
+export const CtHook = { PREROUTING: 0, LOCAL_OUT: 1 } as const;
+
+/** Why the last `track` call gave the verdict it gave (for traces; read `lastCause` right after `track`). */
+export const CtCause = {
+  NONE: 0,
+  NOTRACK: 1,
+  TRUNCATED: 2,
+  BAD_CHECKSUM: 3,
+  TCP_FLAGS: 4,
+  TCP_NEW_INVALID: 5,
+  TCP_STATE: 6,
+  TCP_WINDOW: 7,
+  TCP_IGNORED: 8,
+  ICMP_TYPE: 9,
+  ICMP_NEW_INVALID: 10,
+  ICMP_ERROR_NO_MATCH: 11,
+  ICMP_ERROR_OUTER_DADDR: 12,
+  FRAGMENT: 13,
+  TABLE_FULL: 14,
+  TCP_REOPEN: 15,
+  TCP_RST_KILL: 16,
+  EXPECTED: 17,
+} as const;
+
+export const CT_CAUSE_NAMES = [
+  "none",
+  "notrack",
+  "truncated",
+  "bad checksum",
+  "invalid tcp flag combination",
+  "invalid new",
+  "invalid in tcp state",
+  "out of window",
+  "ignored",
+  "invalid icmp type",
+  "icmp type cannot create",
+  "icmp error matches no connection",
+  "icmp error outer daddr mismatch",
+  "non-first fragment",
+  "table full",
+  "tcp reopen",
+  "only reply was rst",
+  "expected by helper",
+] as const;
+
+/** Expectation flags (NF_CT_EXPECT_*). */
+export const ExpectFlag = { PERMANENT: 1, INACTIVE: 2 } as const;
+
+export interface ConntrackTupleView {
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+}
+
+/** One entry as `conntrack -L` would show it. */
+export interface ConntrackEntryView {
+  id: number;
+  family: Family;
+  proto: number;
+  /** TCP state name, or "UNREPLIED"/"REPLIED"/"ASSURED" for other protocols. */
+  state: string;
+  status: number;
+  confirmed: boolean;
+  timeoutAt: number;
+  mark: number;
+  helper: number;
+  master: number;
+  original: ConntrackTupleView;
+  reply: ConntrackTupleView;
+}
+
+/** One pending expectation. */
+export interface ExpectationView {
+  id: number;
+  master: number;
+  family: Family;
+  proto: number;
+  /** null: any source address (wildcard). */
+  src: string | null;
+  /** 0: any source port. */
+  sport: number;
+  dst: string;
+  dport: number;
+  flags: number;
+  timeoutAt: number;
+}
+
+const MS = 1000;
+/** udp_packet: a flow becomes a stream only once it is 2 s old (ct->proto.udp.stream_ts). */
+const UDP_STREAM_AGE_MS = 2000;
+/** NF_CT_EVICTION_RANGE: buckets early_drop scans. */
+const EVICTION_RANGE = 8;
+const DEFAULT_SEED = 0x9e3779b9;
+const DEFAULT_MAX_EXPECT = 256;
+
+/** Bits of `info`. */
+const I = { V6: 0x01, USED: 0x02, HASHED: 0x04, HELPER_SHIFT: 4 } as const;
+
+/** ICMP types (RFC 792/RFC 4443) that conntrack gives meaning to. */
+const ICMP = {
+  ECHO_REPLY: 0,
+  ECHO: 8,
+  TIMESTAMP: 13,
+  INFO_REQUEST: 15,
+  ADDRESS_MASK: 17,
+  MAX_TYPE: 18,
+  V6_ERROR_LIMIT: 128,
+  V6_ECHO: 128,
+  V6_ECHO_REPLY: 129,
+  V6_NI_QUERY: 139,
+  V6_NI_REPLY: 140,
+} as const;
+
+/** nf_conntrack_proto_icmp.c invmap[]: request ↔ reply (+1 so 0 means "no inverse"). */
+const ICMP_INVERSE = new Int16Array(256).fill(-1);
+ICMP_INVERSE[8] = 0;
+ICMP_INVERSE[0] = 8;
+ICMP_INVERSE[13] = 14;
+ICMP_INVERSE[14] = 13;
+ICMP_INVERSE[15] = 16;
+ICMP_INVERSE[16] = 15;
+ICMP_INVERSE[17] = 18;
+ICMP_INVERSE[18] = 17;
+const ICMPV6_INVERSE = new Int16Array(256).fill(-1);
+ICMPV6_INVERSE[128] = 129;
+ICMPV6_INVERSE[129] = 128;
+ICMPV6_INVERSE[139] = 140;
+ICMPV6_INVERSE[140] = 139;
+
+/** icmp_error: types carrying an offending datagram (RFC 1122 §3.2.2). */
+function isIcmpv4Error(t: number): boolean {
+  return t === 3 || t === 4 || t === 5 || t === 11 || t === 12;
+}
+/** icmp_new valid_new[]: only requests start a connection. */
+function icmpv4CanCreate(t: number): boolean {
+  return t === ICMP.ECHO || t === ICMP.TIMESTAMP || t === ICMP.INFO_REQUEST || t === ICMP.ADDRESS_MASK;
+}
+function icmpv6CanCreate(t: number): boolean {
+  return t === ICMP.V6_ECHO || t === ICMP.V6_NI_QUERY;
+}
+/** icmpv6_error noct_valid_new[]: MLD and NDP are never tracked (130–136, 143). */
+function icmpv6Untracked(t: number): boolean {
+  return (t >= 130 && t <= 136) || t === 143;
+}
+
+/** Offsets inside the headers this file reads (RFC 791, RFC 8200, RFC 768, RFC 9293, RFC 792). */
+const IP4 = { VER_IHL: 0, PROTOCOL: 9, SRC: 12, DST: 16, MIN_LEN: 20 } as const;
+const IP6 = { NEXT_HEADER: 6, SRC: 8, DST: 24, LEN: 40 } as const;
+const L4 = { SRC_PORT: 0, DST_PORT: 2, UDP_LEN: 8, TCP_DATA_OFF: 12, ICMP_TYPE: 0, ICMP_CODE: 1, ICMP_ID: 4 } as const;
+const UDP_CHECKSUM = 6;
+const PROTO_UDPLITE = 136;
+
+function hasPorts(proto: number): boolean {
+  return proto === Proto.TCP || proto === Proto.UDP || proto === PROTO_UDPLITE || proto === Proto.SCTP;
+}
+
+function mix(h: number, w: number): number {
+  h = Math.imul(h ^ w, 0xcc9e2d51);
+  h = (h << 15) | (h >>> 17);
+  return Math.imul(h, 0x1b873593) ^ (h >>> 13);
+}
+
+/** The 32-bit key an address is hashed and first compared by. */
+function addrKey(family: Family, a: Uint32Array): number {
+  if (family === 4) return a[0] >>> 0;
+  return mix(mix(mix(mix(0x6a09e667, a[0]), a[1]), a[2]), a[3]) >>> 0;
+}
+
+export class Conntrack implements HelperHost {
+  readonly capacity: number;
+  readonly timeouts: Readonly<TimeoutTable>;
+  /** Why the last `track` call decided what it did (a CtCause). */
+  lastCause: number = CtCause.NONE;
+  /** Called when an entry is destroyed (timeout, early drop, RST close, reopen, discard): NAT drops its indexes. */
+  onDestroy?: (e: number) => void;
+
+  // Per entry: tuples (ORIGINAL at [e*4], [e*4+1]; REPLY at [e*4+2], [e*4+3]) as src key, dst key / sport, dport.
+  private readonly addr: Uint32Array;
+  private readonly port: Uint16Array;
+  private readonly protoOf: Uint8Array;
+  private readonly info: Uint8Array;
+  private readonly statusOf: Uint16Array;
+  private readonly expires: Float64Array;
+  private readonly markOf: Uint32Array;
+  /** Hash chains: `next` per node (entry*2+dir), `heads` per bucket; the free list threads through next[e*2]. */
+  private readonly next: Int32Array;
+  private readonly heads: Int32Array;
+  private readonly mask: number;
+  private v6: Uint32Array | null = null;
+  private readonly tcp: TcpTracker;
+  private readonly masters = new Map<number, number>();
+
+  private freeHead = NONE;
+  private used = 0;
+  private pendingFree = NONE;
+  private readonly seed: number;
+  private readonly checksum: boolean;
+  private readonly udpMs: number;
+  private readonly udpStreamMs: number;
+  private readonly icmpMs: number;
+  private readonly icmpv6Ms: number;
+  private readonly genericMs: number;
+
+  // Expectations: a small table scanned linearly (only consulted when a new entry is created).
+  private readonly expCap: number;
+  private readonly expMaster: Int32Array;
+  private readonly expInfo: Uint8Array; // family (bit0 v6) | proto in a separate array
+  private readonly expProto: Uint8Array;
+  private readonly expFlags: Uint8Array;
+  private readonly expSrcAny: Uint8Array;
+  private readonly expAddr: Uint32Array; // 8 words: src[4], dst[4]
+  private readonly expPort: Uint16Array; // sport (0 = any), dport
+  private readonly expExpires: Float64Array;
+  private expCount = 0;
+
+  // Scratch for the packet being classified (no per-packet allocation).
+  private readonly kSrc = new Uint32Array(4);
+  private readonly kDst = new Uint32Array(4);
+  private readonly tSrc = new Uint32Array(4);
+  private readonly tDst = new Uint32Array(4);
+
+  constructor(opts: ConntrackOptions) {
+    const cap = Math.max(1, Math.floor(opts.maxEntries));
+    this.capacity = cap;
+    this.timeouts = resolveTimeouts(opts.profile);
+    const openwrt = opts.profile === "openwrt";
+    this.checksum = opts.checksum ?? !openwrt;
+    this.seed = (opts.seed ?? DEFAULT_SEED) >>> 0;
+    this.addr = new Uint32Array(cap * 4);
+    this.port = new Uint16Array(cap * 4);
+    this.protoOf = new Uint8Array(cap);
+    this.info = new Uint8Array(cap);
+    this.statusOf = new Uint16Array(cap);
+    this.expires = new Float64Array(cap);
+    this.markOf = new Uint32Array(cap);
+    this.next = new Int32Array(cap * 2);
+    let buckets = 1;
+    while (buckets < cap) buckets <<= 1;
+    this.heads = new Int32Array(buckets).fill(NONE);
+    this.mask = buckets - 1;
+    for (let e = cap - 1; e >= 0; e--) {
+      this.next[e * 2] = this.freeHead;
+      this.freeHead = e;
+    }
+    this.tcp = new TcpTracker(
+      cap,
+      {
+        loose: opts.tcpLoose ?? true,
+        beLiberal: opts.tcpBeLiberal ?? false,
+        maxRetrans: opts.tcpMaxRetrans ?? (openwrt ? 5 : 3),
+        ignoreInvalidRst: opts.tcpIgnoreInvalidRst ?? false,
+      },
+      new TcpTimeouts(this.timeouts),
+      this.statusOf,
+      this.expires,
+    );
+    this.udpMs = this.timeouts.udp * MS;
+    this.udpStreamMs = this.timeouts.udpStream * MS;
+    this.icmpMs = this.timeouts.icmp * MS;
+    this.icmpv6Ms = this.timeouts.icmpv6 * MS;
+    this.genericMs = this.timeouts.generic * MS;
+
+    const ec = opts.maxExpectations ?? DEFAULT_MAX_EXPECT;
+    this.expCap = ec;
+    this.expMaster = new Int32Array(ec).fill(NONE);
+    this.expInfo = new Uint8Array(ec);
+    this.expProto = new Uint8Array(ec);
+    this.expFlags = new Uint8Array(ec);
+    this.expSrcAny = new Uint8Array(ec);
+    this.expAddr = new Uint32Array(ec * 8);
+    this.expPort = new Uint16Array(ec * 2);
+    this.expExpires = new Float64Array(ec);
+  }
+
+  /** Bytes held by the typed arrays sized by `maxEntries` (entries, TCP state, hash index); no IPv6 side table. */
+  tableBytes(): number {
+    const a = [this.addr, this.port, this.protoOf, this.info, this.statusOf, this.expires, this.markOf];
+    let n = this.next.byteLength + this.heads.byteLength;
+    for (const x of a) n += x.byteLength;
+    const t = this.tcp;
+    n += t.win.byteLength;
+    return n;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Classification (nf_conntrack_in).
+
+  /**
+   * nf_conntrack_in: sets meta.ctState (one CtState bit), meta.ctEntry and meta.ctDir. A packet that starts a
+   * connection gets a new UNCONFIRMED entry (invisible to lookups until `confirm`). INVALID packets carry no entry
+   * (ctEntry NONE), so NAT must skip them. Untracked when meta.notrack. Returns a CtDrop code: non-zero means the
+   * packet must be dropped (table full and nothing to early-drop). `hook` says whether this is PREROUTING (checksums
+   * are verified there when enabled) or locally generated.
+   */
+  track(meta: PacketMeta, now: number, hook: number = CtHook.PREROUTING): number {
+    this.flushPending();
+    meta.ctEntry = NONE;
+    meta.ctDir = CtDir.ORIGINAL;
+    this.lastCause = CtCause.NONE;
+    if (meta.notrack) return this.verdict(meta, CtState.UNTRACKED, CtCause.NOTRACK);
+    if (meta.isFragment && meta.fragOffset > 0) return this.verdict(meta, CtState.INVALID, CtCause.FRAGMENT);
+
+    const proto = meta.proto;
+    const family = meta.family;
+    let sport = 0;
+    let dport = 0;
+    // The L4 error() checks.
+    if (proto === Proto.TCP) {
+      if (TcpTracker.malformed(meta)) {
+        const cause = tcpFlagsValid(meta.tcpFlags) ? CtCause.TRUNCATED : CtCause.TCP_FLAGS;
+        return this.verdict(meta, CtState.INVALID, cause);
+      }
+      sport = meta.sport;
+      dport = meta.dport;
+    } else if (proto === Proto.UDP || proto === PROTO_UDPLITE) {
+      if (meta.bytes.length !== 0 && meta.l4 !== NONE && meta.l4 + L4.UDP_LEN > meta.l3 + meta.length)
+        return this.verdict(meta, CtState.INVALID, CtCause.TRUNCATED);
+      sport = meta.sport;
+      dport = meta.dport;
+    } else if (proto === Proto.ICMP && family === 4) {
+      const t = meta.icmpType;
+      if (t > ICMP.MAX_TYPE || t < 0) return this.verdict(meta, CtState.INVALID, CtCause.ICMP_TYPE);
+      if (this.checksum && hook === CtHook.PREROUTING && !this.checksumOk(meta))
+        return this.verdict(meta, CtState.INVALID, CtCause.BAD_CHECKSUM);
+      if (isIcmpv4Error(t)) return this.icmpError(meta);
+      sport = meta.sport;
+      dport = ((t & 0xff) << 8) | (meta.icmpCode & 0xff);
+    } else if (proto === Proto.ICMPV6 && family === 6) {
+      const t = meta.icmpType;
+      if (t < 0) return this.verdict(meta, CtState.INVALID, CtCause.ICMP_TYPE);
+      if (icmpv6Untracked(t)) return this.verdict(meta, CtState.UNTRACKED, CtCause.NOTRACK);
+      if (this.checksum && hook === CtHook.PREROUTING && !this.checksumOk(meta))
+        return this.verdict(meta, CtState.INVALID, CtCause.BAD_CHECKSUM);
+      if (t < ICMP.V6_ERROR_LIMIT) return this.icmpError(meta);
+      sport = meta.sport;
+      dport = ((t & 0xff) << 8) | (meta.icmpCode & 0xff);
+    } else if (proto === Proto.SCTP) {
+      sport = meta.sport;
+      dport = meta.dport;
+    }
+    if (
+      this.checksum &&
+      hook === CtHook.PREROUTING &&
+      (proto === Proto.TCP || proto === Proto.UDP) &&
+      !this.checksumOk(meta)
+    )
+      return this.verdict(meta, CtState.INVALID, CtCause.BAD_CHECKSUM);
+
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const node = this.lookup(family, proto, meta.saddr, sport, meta.daddr, dport, NONE, now);
+      let e: number;
+      let dir: number;
+      let ctinfo: number;
+      if (node === NONE) {
+        // init_conntrack: allocate (early drop when full), build both tuples, match expectations.
+        e = this.alloc(family, proto, meta.saddr, sport, meta.daddr, dport, now);
+        if (e === NONE) {
+          meta.ctState = 0;
+          this.lastCause = CtCause.TABLE_FULL;
+          return CtDrop.TABLE_FULL;
+        }
+        dir = CtDir.ORIGINAL;
+        ctinfo = CtState.NEW;
+        if (this.expCount > 0 && this.matchExpectation(e, now)) ctinfo = CtState.RELATED;
+      } else {
+        e = node >> 1;
+        dir = node & 1;
+        // resolve_normal_ct's ctinfo.
+        const st = this.statusOf[e];
+        if (dir === CtDir.REPLY) ctinfo = CtState.ESTABLISHED;
+        else if (st & CtStatus.SEEN_REPLY) ctinfo = CtState.ESTABLISHED;
+        else if (st & CtStatus.EXPECTED) ctinfo = CtState.RELATED;
+        else ctinfo = CtState.NEW;
+      }
+      const confirmed = (this.statusOf[e] & CtStatus.CONFIRMED) !== 0;
+
+      // The L4 state machine (nf_conntrack_handle_packet).
+      if (proto === Proto.TCP) {
+        if (!confirmed && node === NONE && !this.tcp.newConn(e, meta)) {
+          this.free(e);
+          return this.verdict(meta, CtState.INVALID, CtCause.TCP_NEW_INVALID);
+        }
+        const v = this.tcp.packet(e, dir, meta, now);
+        if (v === TcpVerdict.INVALID) {
+          if (!confirmed) this.free(e);
+          const c = this.tcp.cause;
+          const stateCause = c === TcpCause.INVALID_STATE || c === TcpCause.INVALID_RST;
+          return this.verdict(meta, CtState.INVALID, stateCause ? CtCause.TCP_STATE : CtCause.TCP_WINDOW);
+        }
+        if (v === TcpVerdict.REPEAT) {
+          // Reopen: kill the old connection and look the packet up again (-NF_REPEAT).
+          this.destroy(e);
+          this.lastCause = CtCause.TCP_REOPEN;
+          continue;
+        }
+        if (v === TcpVerdict.IGNORE) this.lastCause = CtCause.TCP_IGNORED;
+        else if (v === TcpVerdict.KILL) {
+          this.kill(e);
+          this.lastCause = CtCause.TCP_RST_KILL;
+        } else if (this.tcp.timeout >= 0) this.expires[e] = now + this.tcp.timeout;
+      } else if (proto === Proto.UDP || proto === PROTO_UDPLITE) {
+        this.udpPacket(e, node === NONE, now);
+      } else if (proto === Proto.ICMP || proto === Proto.ICMPV6) {
+        if (node === NONE) {
+          const t = meta.icmpType;
+          if (!(proto === Proto.ICMP ? icmpv4CanCreate(t) : icmpv6CanCreate(t))) {
+            this.free(e);
+            return this.verdict(meta, CtState.INVALID, CtCause.ICMP_NEW_INVALID);
+          }
+        }
+        this.expires[e] = now + (proto === Proto.ICMP ? this.icmpMs : this.icmpv6Ms);
+      } else {
+        this.expires[e] = now + this.genericMs;
+      }
+
+      if (dir === CtDir.REPLY) this.statusOf[e] |= CtStatus.SEEN_REPLY;
+      meta.ctState = ctinfo;
+      meta.ctEntry = e;
+      meta.ctDir = dir;
+      if (ctinfo === CtState.RELATED && this.lastCause === CtCause.NONE) this.lastCause = CtCause.EXPECTED;
+      return CtDrop.NONE;
+    }
+    return this.verdict(meta, CtState.INVALID, CtCause.TCP_STATE);
+  }
+
+  private verdict(meta: PacketMeta, state: number, cause: number): number {
+    meta.ctState = state;
+    meta.ctEntry = NONE;
+    this.lastCause = cause;
+    return CtDrop.NONE;
+  }
+
+  /** udp_packet: unreplied timeout until a reply; then the stream timeout (and ASSURED) once ≥ 2 s old. */
+  private udpPacket(e: number, isNew: boolean, now: number): void {
+    if (isNew) this.tcp.setUdpStreamTs(e, now + UDP_STREAM_AGE_MS);
+    const st = this.statusOf[e];
+    if (st & CtStatus.SEEN_REPLY) {
+      const streamTs = this.tcp.udpStreamTs(e);
+      let extra = this.udpMs;
+      let stream = false;
+      if (now > streamTs) {
+        extra = this.udpStreamMs;
+        stream = (st & CtStatus.ASSURED) === 0;
+      }
+      this.expires[e] = now + extra;
+      if (stream) this.statusOf[e] = st | CtStatus.ASSURED;
+    } else {
+      this.expires[e] = now + this.udpMs;
+    }
+  }
+
+  /**
+   * nf_conntrack_inet_error / icmp_error_message: an ICMP error is RELATED to the connection its embedded header
+   * belongs to — look up the inverted embedded tuple; the outer destination must be that tuple's destination.
+   */
+  private icmpError(meta: PacketMeta): number {
+    const b = meta.bytes;
+    const at = meta.icmpInner;
+    if (at === NONE || b.length === 0) return this.verdict(meta, CtState.INVALID, CtCause.TRUNCATED);
+    const family = meta.family;
+    let proto: number;
+    let l4: number;
+    const src = this.kSrc;
+    const dst = this.kDst;
+    if (family === 4) {
+      if (at + IP4.MIN_LEN > b.length) return this.verdict(meta, CtState.INVALID, CtCause.TRUNCATED);
+      const ihl = (b[at + IP4.VER_IHL] & 0x0f) * 4;
+      proto = b[at + IP4.PROTOCOL];
+      src.fill(0);
+      dst.fill(0);
+      src[0] = readU32(b, at + IP4.SRC);
+      dst[0] = readU32(b, at + IP4.DST);
+      l4 = at + ihl;
+    } else {
+      if (at + IP6.LEN > b.length) return this.verdict(meta, CtState.INVALID, CtCause.TRUNCATED);
+      proto = b[at + IP6.NEXT_HEADER];
+      for (let i = 0; i < 4; i++) {
+        src[i] = readU32(b, at + IP6.SRC + i * 4);
+        dst[i] = readU32(b, at + IP6.DST + i * 4);
+      }
+      l4 = at + IP6.LEN;
+    }
+    // Inverted inner tuple: the embedded packet went src → dst, so its connection is found as dst → src.
+    let isport = 0;
+    let idport = 0;
+    if (hasPorts(proto)) {
+      if (l4 + 4 > b.length) return this.verdict(meta, CtState.INVALID, CtCause.TRUNCATED);
+      isport = readU16(b, l4 + L4.DST_PORT);
+      idport = readU16(b, l4 + L4.SRC_PORT);
+    } else if ((proto === Proto.ICMP && family === 4) || (proto === Proto.ICMPV6 && family === 6)) {
+      if (l4 + 8 > b.length) return this.verdict(meta, CtState.INVALID, CtCause.TRUNCATED);
+      const inv = (family === 4 ? ICMP_INVERSE : ICMPV6_INVERSE)[b[l4 + L4.ICMP_TYPE]];
+      if (inv < 0) return this.verdict(meta, CtState.INVALID, CtCause.ICMP_ERROR_NO_MATCH);
+      isport = readU16(b, l4 + L4.ICMP_ID);
+      idport = (inv << 8) | b[l4 + L4.ICMP_CODE];
+    }
+    const node = this.lookup(family, proto, dst, isport, src, idport, NONE, -Infinity);
+    if (node === NONE) return this.verdict(meta, CtState.INVALID, CtCause.ICMP_ERROR_NO_MATCH);
+    const e = node >> 1;
+    const dir = node & 1;
+    this.dst(e, dir, this.tDst);
+    for (let i = 0; i < (family === 4 ? 1 : 4); i++) {
+      if (this.tDst[i] !== meta.daddr[i] >>> 0)
+        return this.verdict(meta, CtState.INVALID, CtCause.ICMP_ERROR_OUTER_DADDR);
+    }
+    meta.ctState = CtState.RELATED;
+    meta.ctEntry = e;
+    meta.ctDir = dir;
+    return CtDrop.NONE;
+  }
+
+  /** nf_conntrack_checksum at PREROUTING: TCP, UDP (0 = none on IPv4), ICMP, ICMPv6. Synthetic metas pass. */
+  private checksumOk(meta: PacketMeta): boolean {
+    const b = meta.bytes;
+    if (b.length === 0 || meta.l4 === NONE) return true;
+    const len = meta.l3 + meta.length - meta.l4;
+    if (len < 0 || meta.l4 + len > b.length) return false;
+    const proto = meta.proto;
+    if (proto === Proto.UDP && meta.family === 4 && readU16(b, meta.l4 + UDP_CHECKSUM) === 0) return true;
+    let sum: number;
+    if (meta.family === 4) {
+      sum = proto === Proto.ICMP ? 0 : pseudoHeaderSumV4(meta.saddr[0], meta.daddr[0], proto, len);
+    } else {
+      sum = pseudoHeaderSumV6(b, meta.l3 + IP6.SRC, b, meta.l3 + IP6.DST, proto, len);
+    }
+    return foldSum(sumWords(b, meta.l4, len, sum)) === 0xffff;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Table: hashing, lookup, allocation, early drop, confirmation.
+
+  private hash(family: Family, proto: number, sk: number, sport: number, dk: number, dport: number): number {
+    let h = mix(this.seed, sk);
+    h = mix(h, dk);
+    h = mix(h, (sport << 16) | dport);
+    h = mix(h, proto | (family << 8));
+    h ^= h >>> 16;
+    return h & this.mask;
+  }
+
+  private v6Store(): Uint32Array {
+    this.v6 ??= new Uint32Array(this.capacity * 16);
+    return this.v6;
+  }
+
+  /** Does node (e, dir) hold exactly this tuple? */
+  private nodeIs(
+    node: number,
+    family: Family,
+    proto: number,
+    sk: number,
+    src: Uint32Array,
+    sport: number,
+    dk: number,
+    dst: Uint32Array,
+    dport: number,
+  ): boolean {
+    const e = node >> 1;
+    const t = e * 4 + (node & 1) * 2;
+    if (this.addr[t] !== sk || this.addr[t + 1] !== dk || this.port[t] !== sport || this.port[t + 1] !== dport)
+      return false;
+    if (this.protoOf[e] !== proto) return false;
+    const v6 = (this.info[e] & I.V6) !== 0;
+    if (v6 !== (family === 6)) return false;
+    if (!v6) return true;
+    const w = this.v6Store();
+    const o = e * 16 + (node & 1) * 8;
+    for (let i = 0; i < 4; i++) if (w[o + i] !== src[i] >>> 0 || w[o + 4 + i] !== dst[i] >>> 0) return false;
+    return true;
+  }
+
+  /**
+   * nf_conntrack_find: the node (entry * 2 + dir) holding this tuple among CONFIRMED entries, or NONE. An expired
+   * entry met on the way is deleted on the spot (nf_ct_gc_expired); `now` = -Infinity skips that.
+   */
+  private lookup(
+    family: Family,
+    proto: number,
+    src: Uint32Array,
+    sport: number,
+    dst: Uint32Array,
+    dport: number,
+    except: number,
+    now: number,
+  ): number {
+    const sk = addrKey(family, src);
+    const dk = addrKey(family, dst);
+    let node = this.heads[this.hash(family, proto, sk, sport, dk, dport)];
+    while (node !== NONE) {
+      const nx = this.next[node];
+      const e = node >> 1;
+      if (e !== except && this.nodeIs(node, family, proto, sk, src, sport, dk, dst, dport)) {
+        if (this.expires[e] <= now) this.destroy(e);
+        else return node;
+      }
+      node = nx;
+    }
+    return NONE;
+  }
+
+  private alloc(
+    family: Family,
+    proto: number,
+    src: Uint32Array,
+    sport: number,
+    dst: Uint32Array,
+    dport: number,
+    now: number,
+  ): number {
+    if (this.used >= this.capacity || this.freeHead === NONE) {
+      const sk = addrKey(family, src);
+      const dk = addrKey(family, dst);
+      if (!this.earlyDrop(this.hash(family, proto, sk, sport, dk, dport), now)) return NONE;
+    }
+    const e = this.freeHead;
+    this.freeHead = this.next[e * 2];
+    this.used++;
+    this.info[e] = I.USED | (family === 6 ? I.V6 : 0);
+    this.protoOf[e] = proto;
+    this.statusOf[e] = 0;
+    this.markOf[e] = 0;
+    this.expires[e] = now;
+    this.next[e * 2] = NONE;
+    this.next[e * 2 + 1] = NONE;
+    this.writeTuple(e, CtDir.ORIGINAL, family, src, sport, dst, dport);
+    // nf_ct_invert_tuple: ICMP inverts the type, everything else swaps ends.
+    let rdport = sport;
+    const rsport = proto === Proto.ICMP || proto === Proto.ICMPV6 ? sport : dport;
+    if (proto === Proto.ICMP || proto === Proto.ICMPV6) {
+      const inv = (proto === Proto.ICMP ? ICMP_INVERSE : ICMPV6_INVERSE)[dport >> 8];
+      rdport = ((inv < 0 ? dport >> 8 : inv) << 8) | (dport & 0xff);
+    }
+    this.writeTuple(e, CtDir.REPLY, family, dst, rsport, src, rdport);
+    if (proto === Proto.TCP) this.tcp.clear(e);
+    return e;
+  }
+
+  private writeTuple(
+    e: number,
+    dir: number,
+    family: Family,
+    src: Uint32Array,
+    sport: number,
+    dst: Uint32Array,
+    dport: number,
+  ): void {
+    const t = e * 4 + dir * 2;
+    this.addr[t] = addrKey(family, src);
+    this.addr[t + 1] = addrKey(family, dst);
+    this.port[t] = sport;
+    this.port[t + 1] = dport;
+    if (family === 6) {
+      const w = this.v6Store();
+      const o = e * 16 + dir * 8;
+      for (let i = 0; i < 4; i++) {
+        w[o + i] = src[i];
+        w[o + 4 + i] = dst[i];
+      }
+    }
+  }
+
+  /** early_drop: scan EVICTION_RANGE buckets from the new tuple's for a confirmed non-ASSURED entry; kill one. */
+  private earlyDrop(bucket: number, now: number): boolean {
+    for (let i = 0; i < EVICTION_RANGE && i <= this.mask; i++) {
+      let node = this.heads[(bucket + i) & this.mask];
+      while (node !== NONE) {
+        const e = node >> 1;
+        const st = this.statusOf[e];
+        // early_drop_list: expired entries are reaped on the way; otherwise the first non-ASSURED one goes.
+        if (this.expires[e] <= now || (!(st & CtStatus.ASSURED) && !(st & CtStatus.DYING))) {
+          this.destroy(e);
+          return true;
+        }
+        node = this.next[node];
+      }
+    }
+    return false;
+  }
+
+  private hashNode(node: number): void {
+    const e = node >> 1;
+    const t = e * 4 + (node & 1) * 2;
+    const fam: Family = this.info[e] & I.V6 ? 6 : 4;
+    const b = this.hash(fam, this.protoOf[e], this.addr[t], this.port[t], this.addr[t + 1], this.port[t + 1]);
+    this.next[node] = this.heads[b];
+    this.heads[b] = node;
+  }
+
+  private unhashNode(node: number): void {
+    const e = node >> 1;
+    const t = e * 4 + (node & 1) * 2;
+    const fam: Family = this.info[e] & I.V6 ? 6 : 4;
+    const b = this.hash(fam, this.protoOf[e], this.addr[t], this.port[t], this.addr[t + 1], this.port[t + 1]);
+    let p = this.heads[b];
+    if (p === node) {
+      this.heads[b] = this.next[node];
+      return;
+    }
+    while (p !== NONE) {
+      const nx = this.next[p];
+      if (nx === node) {
+        this.next[p] = this.next[node];
+        return;
+      }
+      p = nx;
+    }
+  }
+
+  /**
+   * __nf_conntrack_confirm, at the last hook (postrouting/input): inserts the packet's unconfirmed entry into the
+   * hash. Returns false on a clash — either tuple already in the table — and the packet must be dropped (the entry
+   * is freed). A no-op (true) for confirmed, untracked and INVALID packets.
+   */
+  confirm(meta: PacketMeta, now: number): boolean {
+    const e = meta.ctEntry;
+    if (e === NONE) return true;
+    if (this.statusOf[e] & CtStatus.DYING) {
+      this.flushPending();
+      return true;
+    }
+    if (this.statusOf[e] & CtStatus.CONFIRMED) return true;
+    const fam: Family = this.info[e] & I.V6 ? 6 : 4;
+    const proto = this.protoOf[e];
+    for (let dir = 0; dir < 2; dir++) {
+      this.src(e, dir, this.tSrc);
+      this.dst(e, dir, this.tDst);
+      if (this.lookup(fam, proto, this.tSrc, this.sport(e, dir), this.tDst, this.dport(e, dir), e, now) !== NONE) {
+        this.free(e);
+        meta.ctEntry = NONE;
+        return false;
+      }
+    }
+    this.hashNode(e * 2);
+    this.hashNode(e * 2 + 1);
+    this.info[e] |= I.HASHED;
+    this.statusOf[e] |= CtStatus.CONFIRMED;
+    return true;
+  }
+
+  /** The packet was dropped before confirmation: free its unconfirmed entry (no state survives, SEMANTICS §2.1). */
+  discard(meta: PacketMeta): void {
+    const e = meta.ctEntry;
+    if (e === NONE) return;
+    if (this.statusOf[e] & CtStatus.DYING) this.flushPending();
+    else if (!(this.statusOf[e] & CtStatus.CONFIRMED)) this.free(e);
+    meta.ctEntry = NONE;
+  }
+
+  /** nf_ct_kill while a packet still holds the entry: unhash now, free when the packet is done. */
+  private kill(e: number): void {
+    if (this.info[e] & I.HASHED) {
+      this.unhashNode(e * 2);
+      this.unhashNode(e * 2 + 1);
+      this.info[e] &= ~I.HASHED;
+    }
+    this.statusOf[e] |= CtStatus.DYING;
+    this.pendingFree = e;
+  }
+
+  private flushPending(): void {
+    if (this.pendingFree !== NONE) {
+      const e = this.pendingFree;
+      this.pendingFree = NONE;
+      this.free(e);
+    }
+  }
+
+  /** Deletes a confirmed entry now (timeout, early drop, reopen). */
+  private destroy(e: number): void {
+    if (this.info[e] & I.HASHED) {
+      this.unhashNode(e * 2);
+      this.unhashNode(e * 2 + 1);
+      this.info[e] &= ~I.HASHED;
+    }
+    this.free(e);
+  }
+
+  private free(e: number): void {
+    if (!(this.info[e] & I.USED)) return;
+    if (this.info[e] & I.HASHED) {
+      this.unhashNode(e * 2);
+      this.unhashNode(e * 2 + 1);
+    }
+    this.onDestroy?.(e);
+    if (this.expCount > 0) this.removeExpectationsOf(e);
+    this.masters.delete(e);
+    this.info[e] = 0;
+    this.statusOf[e] = 0;
+    this.next[e * 2] = this.freeHead;
+    this.freeHead = e;
+    this.used--;
+  }
+
+  /** Removes expired entries (the GC worker); above 95 % full it also evicts non-ASSURED and closing TCP entries. */
+  gc(now: number): void {
+    this.flushPending();
+    const pressure = this.used * 100 > this.capacity * 95;
+    for (let e = 0; e < this.capacity; e++) {
+      if (!(this.info[e] & I.HASHED)) continue;
+      if (this.expires[e] <= now) this.destroy(e);
+      else if (pressure) {
+        const st = this.statusOf[e];
+        const closing = this.protoOf[e] === Proto.TCP && TcpTracker.canEarlyDrop(this.tcp.stateOf(e));
+        if (!(st & CtStatus.ASSURED) || closing) this.destroy(e);
+      }
+    }
+    for (let x = 0; x < this.expCap; x++) if (this.expMaster[x] !== NONE && this.expExpires[x] <= now) this.unexpect(x);
+  }
+
+  /** Entries in use, confirmed or not (nf_conntrack_count). */
+  count(): number {
+    return this.used;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Tuple and field access for NAT, traces and tests. dir: 0 = ORIGINAL, 1 = REPLY.
+
+  family(e: number): Family {
+    return this.info[e] & I.V6 ? 6 : 4;
+  }
+  proto(e: number): number {
+    return this.protoOf[e];
+  }
+  src(e: number, dir: number, out: Uint32Array): void {
+    this.addrOut(e, dir, 0, out);
+  }
+  dst(e: number, dir: number, out: Uint32Array): void {
+    this.addrOut(e, dir, 1, out);
+  }
+  private addrOut(e: number, dir: number, which: number, out: Uint32Array): void {
+    if (this.info[e] & I.V6) {
+      const w = this.v6Store();
+      const o = e * 16 + dir * 8 + which * 4;
+      out[0] = w[o];
+      out[1] = w[o + 1];
+      out[2] = w[o + 2];
+      out[3] = w[o + 3];
+    } else {
+      out[0] = this.addr[e * 4 + dir * 2 + which];
+      out[1] = 0;
+      out[2] = 0;
+      out[3] = 0;
+    }
+  }
+  /** Source port (ICMP: the query identifier). */
+  sport(e: number, dir: number): number {
+    return this.port[e * 4 + dir * 2];
+  }
+  /** Destination port (ICMP: type << 8 | code). */
+  dport(e: number, dir: number): number {
+    return this.port[e * 4 + dir * 2 + 1];
+  }
+
+  /**
+   * NAT on an UNCONFIRMED entry: replace the reply tuple (nf_ct_invert_tuple of the translated original, as
+   * nf_nat_setup_info does). Must be called before `confirm`, which hashes the new reply tuple.
+   */
+  setReplyTuple(e: number, src: Uint32Array, sport: number, dst: Uint32Array, dport: number): void {
+    const hashed = (this.info[e] & I.HASHED) !== 0;
+    if (hashed) this.unhashNode(e * 2 + 1);
+    this.writeTuple(e, CtDir.REPLY, this.family(e), src, sport, dst, dport);
+    if (hashed) this.hashNode(e * 2 + 1);
+  }
+
+  /**
+   * nf_nat_used_tuple / nf_conntrack_tuple_taken: does a CONFIRMED entry other than `except` hold this tuple in
+   * either direction? NAT port selection asks it with the reply tuple it would create.
+   */
+  tupleTaken(
+    family: Family,
+    proto: number,
+    src: Uint32Array,
+    sport: number,
+    dst: Uint32Array,
+    dport: number,
+    except: number = NONE,
+  ): boolean {
+    return this.lookup(family, proto, src, sport, dst, dport, except, -Infinity) !== NONE;
+  }
+
+  /** CtStatus bits. */
+  status(e: number): number {
+    return this.statusOf[e];
+  }
+  /** Sets CtStatus bits (NAT: SRC_NAT, DST_NAT, *_DONE). */
+  setStatus(e: number, bits: number): void {
+    this.statusOf[e] |= bits;
+  }
+  /** L4 state: TCP a TcpState; other protocols 0 unreplied, 1 replied, 2 assured. */
+  state(e: number): number {
+    if (this.protoOf[e] === Proto.TCP) return this.tcp.stateOf(e);
+    const st = this.statusOf[e];
+    return st & CtStatus.ASSURED ? 2 : st & CtStatus.SEEN_REPLY ? 1 : 0;
+  }
+  /** Virtual time (ms) at which the entry expires. */
+  timeoutAt(e: number): number {
+    return this.expires[e];
+  }
+  mark(e: number): number {
+    return this.markOf[e];
+  }
+  setMark(e: number, m: number): void {
+    this.markOf[e] = m >>> 0;
+  }
+  /** The master of an EXPECTED entry (nf_nat_follow_master uses it), else NONE. */
+  master(e: number): number {
+    return this.masters.get(e) ?? NONE;
+  }
+  /** TCP retransmission count of the entry (tcp_max_retrans), for traces. */
+  tcpRetrans(e: number): number {
+    return this.tcp.retrans(e);
+  }
+  /** TCP window bookkeeping of one direction (td_end, td_maxend, td_maxwin, td_scale), for traces and tests. */
+  tcpWindow(e: number, dir: number): { end: number; maxend: number; maxwin: number; scale: number } {
+    return this.tcp.windowOf(e, dir);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Helpers and expectations (nf_conntrack_helper.c, nf_conntrack_expect.c).
+
+  /** `ct helper set` / `-j CT --helper`: attach a helper (CtHelper.FTP or CtHelper.SIP) to an entry. */
+  setHelper(e: number, helper: number): void {
+    this.info[e] = (this.info[e] & 0x0f) | ((helper & 0x0f) << I.HELPER_SHIFT);
+  }
+  helper(e: number): number {
+    return this.info[e] >> I.HELPER_SHIFT;
+  }
+
+  /**
+   * The helper hook (nf_conntrack_helper at priority 300 in postrouting/input, i.e. after NAT set the reply tuple):
+   * parses the payload of a packet of a helped entry and creates expectations (FTP PORT/EPRT, 227/229 replies; SIP
+   * REGISTER Contact, 200 OK to REGISTER, SDP c=/m=).
+   */
+  help(meta: PacketMeta, now: number): void {
+    const e = meta.ctEntry;
+    if (e === NONE || meta.ctState === CtState.INVALID) return;
+    const h = this.helper(e);
+    if (h === CtHelper.NONE) return;
+    const b = meta.bytes;
+    if (b.length === 0 || meta.l4 === NONE) return;
+    let at: number;
+    if (meta.proto === Proto.TCP) {
+      if (meta.l4 + L4.TCP_DATA_OFF >= b.length) return;
+      at = meta.l4 + (b[meta.l4 + L4.TCP_DATA_OFF] >> 4) * 4;
+    } else if (meta.proto === Proto.UDP) at = meta.l4 + L4.UDP_LEN;
+    else return;
+    const end = Math.min(meta.l3 + meta.length, b.length);
+    if (at >= end) return;
+    runHelper(this, h, e, meta.ctDir, b.subarray(at, end), now);
+  }
+
+  /**
+   * nf_ct_expect_related: expect a connection `src:sport → dst:dport` (src null = any address, sport 0 = any port)
+   * related to `master`, for `timeoutMs`. A new connection matching it is RELATED with status EXPECTED, and the
+   * expectation is used up unless ExpectFlag.PERMANENT; ExpectFlag.INACTIVE ones match only once activated.
+   * Returns the expectation id, or NONE when the table is full.
+   */
+  expect(
+    master: number,
+    family: Family,
+    proto: number,
+    src: Uint32Array | null,
+    sport: number,
+    dst: Uint32Array,
+    dport: number,
+    timeoutMs: number,
+    now: number,
+    flags = 0,
+  ): number {
+    let x = NONE;
+    for (let i = 0; i < this.expCap; i++) {
+      if (this.expMaster[i] === NONE) {
+        if (x === NONE) x = i;
+      } else if (this.sameExpectation(i, family, proto, src, sport, dst, dport)) {
+        x = i; // nf_ct_expect_insert replaces a clashing expectation
+        this.unexpect(i);
+        break;
+      }
+    }
+    if (x === NONE) return NONE;
+    this.expMaster[x] = master;
+    this.expInfo[x] = family === 6 ? 1 : 0;
+    this.expProto[x] = proto;
+    this.expFlags[x] = flags;
+    this.expSrcAny[x] = src === null ? 1 : 0;
+    for (let i = 0; i < 4; i++) {
+      this.expAddr[x * 8 + i] = src === null ? 0 : src[i];
+      this.expAddr[x * 8 + 4 + i] = dst[i];
+    }
+    this.expPort[x * 2] = sport;
+    this.expPort[x * 2 + 1] = dport;
+    this.expExpires[x] = now + timeoutMs;
+    this.expCount++;
+    return x;
+  }
+
+  private sameExpectation(
+    x: number,
+    family: Family,
+    proto: number,
+    src: Uint32Array | null,
+    sport: number,
+    dst: Uint32Array,
+    dport: number,
+  ): boolean {
+    if (this.expInfo[x] !== (family === 6 ? 1 : 0) || this.expProto[x] !== proto) return false;
+    if (this.expPort[x * 2] !== sport || this.expPort[x * 2 + 1] !== dport) return false;
+    if ((this.expSrcAny[x] === 1) !== (src === null)) return false;
+    const n = family === 6 ? 4 : 1;
+    for (let i = 0; i < n; i++) {
+      if (this.expAddr[x * 8 + 4 + i] !== dst[i] >>> 0) return false;
+      if (src !== null && this.expAddr[x * 8 + i] !== src[i] >>> 0) return false;
+    }
+    return true;
+  }
+
+  /** Clears ExpectFlag.INACTIVE on the master's expectations and sets their timeout (SIP 200 OK to REGISTER). */
+  activateExpectations(master: number, timeoutMs: number, now: number): void {
+    for (let x = 0; x < this.expCap; x++) {
+      if (this.expMaster[x] !== master) continue;
+      this.expFlags[x] &= ~ExpectFlag.INACTIVE;
+      this.expExpires[x] = now + timeoutMs;
+    }
+  }
+
+  private unexpect(x: number): void {
+    this.expMaster[x] = NONE;
+    this.expCount--;
+  }
+
+  private removeExpectationsOf(master: number): void {
+    for (let x = 0; x < this.expCap; x++) if (this.expMaster[x] === master) this.unexpect(x);
+  }
+
+  /** nf_ct_find_expectation against the new entry's ORIGINAL tuple. */
+  private matchExpectation(e: number, now: number): boolean {
+    const fam = this.family(e);
+    const proto = this.protoOf[e];
+    this.src(e, 0, this.tSrc);
+    this.dst(e, 0, this.tDst);
+    const sport = this.sport(e, 0);
+    const dport = this.dport(e, 0);
+    const n = fam === 6 ? 4 : 1;
+    for (let x = 0; x < this.expCap; x++) {
+      const m = this.expMaster[x];
+      if (m === NONE) continue;
+      if (this.expExpires[x] <= now) {
+        this.unexpect(x);
+        continue;
+      }
+      if (this.expFlags[x] & ExpectFlag.INACTIVE) continue;
+      if (!(this.statusOf[m] & CtStatus.CONFIRMED)) continue;
+      if (this.expInfo[x] !== (fam === 6 ? 1 : 0) || this.expProto[x] !== proto) continue;
+      if (this.expPort[x * 2 + 1] !== dport) continue;
+      if (this.expPort[x * 2] !== 0 && this.expPort[x * 2] !== sport) continue;
+      let ok = true;
+      for (let i = 0; i < n && ok; i++) {
+        if (this.expAddr[x * 8 + 4 + i] !== this.tDst[i]) ok = false;
+        else if (this.expSrcAny[x] === 0 && this.expAddr[x * 8 + i] !== this.tSrc[i]) ok = false;
+      }
+      if (!ok) continue;
+      this.statusOf[e] |= CtStatus.EXPECTED;
+      this.masters.set(e, m);
+      const h = this.helper(m);
+      if (h !== CtHelper.NONE && h === CtHelper.SIP) this.setHelper(e, h);
+      if (!(this.expFlags[x] & ExpectFlag.PERMANENT)) this.unexpect(x);
+      return true;
+    }
+    return false;
+  }
+
+  /** Pending expectations (tests, `conntrack -E expect`-like listing). */
+  listExpectations(): ExpectationView[] {
+    const out: ExpectationView[] = [];
+    for (let x = 0; x < this.expCap; x++) {
+      if (this.expMaster[x] === NONE) continue;
+      const family: Family = this.expInfo[x] ? 6 : 4;
+      out.push({
+        id: x,
+        master: this.expMaster[x],
+        family,
+        proto: this.expProto[x],
+        src: this.expSrcAny[x] ? null : formatAddr(family, this.expAddr.subarray(x * 8, x * 8 + 4)),
+        sport: this.expPort[x * 2],
+        dst: formatAddr(family, this.expAddr.subarray(x * 8 + 4, x * 8 + 8)),
+        dport: this.expPort[x * 2 + 1],
+        flags: this.expFlags[x],
+        timeoutAt: this.expExpires[x],
+      });
+    }
+    return out;
+  }
+
+  /** Live entries, confirmed or not (allocation is fine here). */
+  list(): ConntrackEntryView[] {
+    const out: ConntrackEntryView[] = [];
+    const s = new Uint32Array(4);
+    const d = new Uint32Array(4);
+    for (let e = 0; e < this.capacity; e++) {
+      if (!(this.info[e] & I.USED) || this.statusOf[e] & CtStatus.DYING) continue;
+      const family = this.family(e);
+      const tuple = (dir: number): ConntrackTupleView => {
+        this.src(e, dir, s);
+        this.dst(e, dir, d);
+        return {
+          src: formatAddr(family, s),
+          dst: formatAddr(family, d),
+          sport: this.sport(e, dir),
+          dport: this.dport(e, dir),
+        };
+      };
+      const st = this.state(e);
+      out.push({
+        id: e,
+        family,
+        proto: this.protoOf[e],
+        state:
+          this.protoOf[e] === Proto.TCP
+            ? (TCP_STATE_NAMES[st] ?? "NONE")
+            : st === 2
+              ? "ASSURED"
+              : st === 1
+                ? "REPLIED"
+                : "UNREPLIED",
+        status: this.statusOf[e],
+        confirmed: (this.statusOf[e] & CtStatus.CONFIRMED) !== 0,
+        timeoutAt: this.expires[e],
+        mark: this.markOf[e],
+        helper: this.helper(e),
+        master: this.master(e),
+        original: tuple(0),
+        reply: tuple(1),
+      });
+    }
+    return out;
+  }
+}
+
+function formatAddr(family: Family, w: Uint32Array): string {
+  if (family === 4) return formatIpv4(w[0]);
+  const b = new Uint8Array(16);
+  wordsToIpv6(w, b, 0);
+  return formatIpv6(b);
+}
