@@ -1,0 +1,149 @@
+// `npm run bench [-- FILTER... --json --runs N --no-color]`: discovers bench/*.bench.ts, runs the measures whose
+// suite name or id contains a filter, and prints a table, or with --json exactly one JSON object on stdout.
+import { readdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { formatTable, isSelected, isSuite, runSuites, toJsonReport, type Suite } from "./harness.js";
+
+export const USAGE = `usage: npm run bench -- [FILTER...] [--json] [--runs N] [--no-color]
+  FILTER      run only measures whose suite name or id contains one of these substrings
+  --json      print exactly one JSON object {"results":[{"id","median","unit","runs","min","max"}]} on stdout
+  --runs N    timed runs per measure (after one warm-up), overriding each measure's own count
+  --no-color  plain table`;
+
+export interface BenchArgs {
+  readonly filters: string[];
+  readonly json: boolean;
+  readonly runs: number | undefined;
+  readonly color: boolean;
+  readonly help: boolean;
+}
+
+export type ParsedBenchArgs = { ok: true; args: BenchArgs } | { ok: false; message: string };
+
+export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        json: { type: "boolean", default: false },
+        runs: { type: "string" },
+        "no-color": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (e) {
+    return { ok: false, message: e instanceof Error ? e.message : String(e) };
+  }
+  const { values, positionals } = parsed;
+  let runs: number | undefined;
+  if (values.runs !== undefined) {
+    runs = Number(values.runs);
+    if (!/^\d+$/.test(values.runs) || runs < 1) {
+      return { ok: false, message: `--runs needs a positive integer, got "${values.runs}"` };
+    }
+  }
+  return {
+    ok: true,
+    args: { filters: positionals, json: values.json, runs, color: !values["no-color"], help: values.help },
+  };
+}
+
+export interface LoadedSuites {
+  readonly suites: Suite[];
+  /** Files that failed to import or did not export a Suite as default, with the reason. */
+  readonly broken: { file: string; message: string }[];
+}
+
+export async function loadSuites(dir: string): Promise<LoadedSuites> {
+  const files = (await readdir(dir)).filter((f) => f.endsWith(".bench.ts")).sort();
+  const suites: Suite[] = [];
+  const broken: { file: string; message: string }[] = [];
+  for (const file of files) {
+    try {
+      const mod = (await import(pathToFileURL(join(dir, file)).href)) as { default?: unknown };
+      if (isSuite(mod.default)) suites.push(mod.default);
+      else broken.push({ file, message: "its default export is not a Suite (use defineSuite)" });
+    } catch (e) {
+      broken.push({ file, message: e instanceof Error ? e.message : String(e) });
+    }
+  }
+  return { suites, broken };
+}
+
+/** Sends writes to process.stdout to stderr until the returned function restores the stream's own `write`. */
+function divertStdoutToStderr(): () => void {
+  const stdout = process.stdout;
+  const own = Object.getOwnPropertyDescriptor(stdout, "write");
+  stdout.write = process.stderr.write.bind(process.stderr);
+  return () => {
+    if (own) Object.defineProperty(stdout, "write", own);
+    else Reflect.deleteProperty(stdout, "write");
+  };
+}
+
+export interface BenchIo {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  colorDefault: boolean;
+}
+
+/**
+ * Runs the bench command; returns the exit code: 0 all selected measures ran, 1 a measure or a suite file failed
+ * (or nothing matched), 2 usage error. In --json mode anything a suite writes to stdout is diverted to stderr so
+ * stdout carries the one JSON object only.
+ */
+export async function main(argv: readonly string[], dir: string, io: BenchIo): Promise<number> {
+  const parsed = parseBenchArgs(argv);
+  if (!parsed.ok) {
+    io.err(`bench: ${parsed.message}\n${USAGE}\n`);
+    return 2;
+  }
+  const args = parsed.args;
+  if (args.help) {
+    io.out(`${USAGE}\n`);
+    return 0;
+  }
+  const restoreStdout = args.json ? divertStdoutToStderr() : () => undefined;
+  let code = 0;
+  try {
+    const { suites, broken } = await loadSuites(dir);
+    for (const b of broken) io.err(`bench: ${b.file}: ${b.message}\n`);
+    if (broken.length > 0) code = 1;
+    const outcomes = await runSuites(suites, {
+      filters: args.filters,
+      runs: args.runs,
+      onProgress: (line) => {
+        io.err(`${line}\n`);
+      },
+    });
+    const selected = suites.some((s) => s.measures.some((m) => isSelected(s.name, m.id, args.filters)));
+    if (!selected) {
+      const wanted = args.filters.map((f) => `"${f}"`).join(", ");
+      io.err(wanted === "" ? `bench: no measures found in ${dir}\n` : `bench: no measure matches ${wanted}\n`);
+      code = 1;
+    }
+    if (outcomes.some((o) => o.kind === "failed")) code = 1;
+    restoreStdout();
+    io.out(args.json ? `${toJsonReport(outcomes)}\n` : `${formatTable(outcomes, args.color && io.colorDefault)}\n`);
+  } finally {
+    restoreStdout();
+  }
+  return code;
+}
+
+if (process.argv.length > 1 && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const code = await main(process.argv.slice(2), dirname(fileURLToPath(import.meta.url)), {
+    out: (s) => {
+      process.stdout.write(s);
+    },
+    err: (s) => {
+      process.stderr.write(s);
+    },
+    colorDefault: process.stdout.isTTY && process.env.NO_COLOR === undefined,
+  });
+  process.exitCode = code;
+}

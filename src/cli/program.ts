@@ -1,0 +1,85 @@
+// The `mallory` command (ARCHITECTURE.md "Command-line contract"). The CLI is thin (STYLE.md §16): it parses
+// arguments, calls the library and renders; errors become one line and an exit code, never a stack trace.
+import { Command, CommanderError } from "@commander-js/extra-typings";
+import pkg from "../../package.json" with { type: "json" };
+import { summarizeCapture, formatSummaryLine, type PacketSummary } from "./pcap-summary.js";
+
+/** Exit codes of the command-line contract: 0 success, 1 findings or invalid input, 2 usage error. */
+export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
+
+/** Where the program writes; tests pass collectors, main.ts passes the process streams. */
+export interface CliIo {
+  readonly out: (s: string) => void;
+  readonly err: (s: string) => void;
+  /** Whether colour is wanted before `--no-color` is considered (a TTY without NO_COLOR). */
+  readonly color: boolean;
+}
+
+/** Exit code an action reports back to `runCli`; commander itself only knows about its own usage errors. */
+interface ExitState {
+  code: number;
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export function buildProgram(io: CliIo, exit: ExitState = { code: ExitCode.OK }) {
+  const program = new Command()
+    .name("mallory")
+    .version(pkg.version)
+    .description(
+      // Two lines under 80 columns: commander wraps help text at the terminal width.
+      "A packet-accurate digital twin of a home or small-office network (NAT router,\n" +
+        "firewalls, hosts) that plays the attacker, to show why NAT is not a firewall.",
+    )
+    .option("--no-color", "plain output without ANSI colours")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => {
+        io.out(s);
+      },
+      writeErr: (s) => {
+        io.err(s);
+      },
+    })
+    .showHelpAfterError("(run mallory --help for usage)");
+
+  program
+    .command("pcap-summary")
+    .description("print one line per packet of a pcap or pcapng capture: time, length, decoded headers, comment")
+    .argument("<file>", "capture file (pcap or pcapng; Ethernet or raw IP link type)")
+    .option("--json", "print a JSON array with one object per packet")
+    .action(async (file, options) => {
+      const packets: PacketSummary[] = [];
+      const streamed = !options.json;
+      try {
+        for await (const summary of summarizeCapture(file)) {
+          if (streamed) io.out(`${formatSummaryLine(summary)}\n`);
+          else packets.push(summary);
+        }
+      } catch (e) {
+        io.err(`mallory: ${file}: ${errorMessage(e)}\n`);
+        exit.code = ExitCode.FAILURE;
+        return;
+      }
+      if (options.json) io.out(`${JSON.stringify(packets, null, 2)}\n`);
+    });
+
+  return program;
+}
+
+/** Runs the program on `argv` (arguments after the executable and script) and returns the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const exit: ExitState = { code: ExitCode.OK };
+  const program = buildProgram(io, exit);
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return exit.code;
+  } catch (e) {
+    // --help and --version also end through exitOverride, with exit code 0.
+    if (e instanceof CommanderError) return e.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+    io.err(`mallory: ${errorMessage(e)}\n`);
+    return ExitCode.FAILURE;
+  }
+}
