@@ -1,0 +1,500 @@
+// The forwarding information base of one node, modelled on Linux: a `local` table (the node's own addresses and
+// the subnet broadcasts, fib_frontend.c fib_add_ifaddr) consulted before the `main` table (connected and static
+// routes), as the default policy rules do (fib_rules: local 0, main 32766).
+//
+// Lookup structure: a binary trie per table and family on typed arrays (one node = three Int32 slots: child 0,
+// child 1, best route). A lookup walks at most 32 (IPv4) or 128 (IPv6) bits of the integer address, remembering
+// the last node that holds a route, so it never allocates and never hashes. Per-length hash tables would be faster
+// for tables with few distinct prefix lengths, but the trie has a fixed worst case, trivially exact LPM semantics
+// and cheap incremental inserts, which is what a twin that edits routes during analysis needs.
+
+import type { Family } from "../packet-meta.js";
+import { NONE } from "../packet-meta.js";
+
+/** Route types with the kernel's RTN_* numbers (rtnetlink.h); nftables' `fib … type` uses the same values. */
+export const RouteType = {
+  UNSPEC: 0,
+  UNICAST: 1,
+  LOCAL: 2,
+  BROADCAST: 3,
+  ANYCAST: 4,
+  MULTICAST: 5,
+  BLACKHOLE: 6,
+  UNREACHABLE: 7,
+  PROHIBIT: 8,
+} as const;
+export type RouteType = (typeof RouteType)[keyof typeof RouteType];
+
+/** Where a route came from: the node's address configuration, or a configured route. */
+export type RouteOrigin = "local" | "connected" | "static";
+
+export interface Route {
+  readonly family: Family;
+  /** Network address, masked to `prefixLength` (IPv4 in word 0; IPv6 as four big-endian words). */
+  readonly prefix: Uint32Array;
+  readonly prefixLength: number;
+  readonly type: RouteType;
+  /** Output interface index, NONE for blackhole/unreachable/prohibit. */
+  readonly oif: number;
+  /** Next hop, or null when the destination is on-link. */
+  readonly gateway: Uint32Array | null;
+  readonly metric: number;
+  readonly table: "local" | "main";
+  readonly origin: RouteOrigin;
+}
+
+export interface RouteSpec {
+  family: Family;
+  prefix: ArrayLike<number>;
+  prefixLength: number;
+  type?: RouteType;
+  oif?: number;
+  gateway?: ArrayLike<number> | null;
+  metric?: number;
+}
+
+export type AddRouteResult =
+  | { readonly ok: true; readonly route: Route }
+  | { readonly ok: false; readonly reason: "bad-prefix-length" | "exists" | "needs-interface" };
+
+/** One address configured on an interface. */
+export interface InterfaceAddress {
+  readonly oif: number;
+  readonly family: Family;
+  readonly address: Uint32Array;
+  readonly prefixLength: number;
+}
+
+/** What the datapath answers when routing ends in a non-forwarding route (route.c ip_error, ip6_pkt_discard). */
+export type RouteRejection =
+  | { readonly kind: "silent-drop"; readonly cause: "blackhole" }
+  | {
+      readonly kind: "icmp-error";
+      readonly cause: "no-route" | "unreachable" | "prohibit";
+      readonly type: number;
+      readonly code: number;
+    };
+
+const ICMP_DEST_UNREACH = 3;
+const ICMP_NET_UNREACH = 0;
+const ICMP_HOST_UNREACH = 1;
+const ICMP_PKT_FILTERED = 13;
+const ICMPV6_DEST_UNREACH = 1;
+const ICMPV6_NOROUTE = 0;
+const ICMPV6_ADM_PROHIBITED = 1;
+
+const REJECT_BLACKHOLE: RouteRejection = { kind: "silent-drop", cause: "blackhole" };
+const REJECT_V4_NO_ROUTE: RouteRejection = {
+  kind: "icmp-error",
+  cause: "no-route",
+  type: ICMP_DEST_UNREACH,
+  code: ICMP_NET_UNREACH,
+};
+const REJECT_V4_UNREACHABLE: RouteRejection = {
+  kind: "icmp-error",
+  cause: "unreachable",
+  type: ICMP_DEST_UNREACH,
+  code: ICMP_HOST_UNREACH,
+};
+const REJECT_V4_PROHIBIT: RouteRejection = {
+  kind: "icmp-error",
+  cause: "prohibit",
+  type: ICMP_DEST_UNREACH,
+  code: ICMP_PKT_FILTERED,
+};
+const REJECT_V6_NO_ROUTE: RouteRejection = {
+  kind: "icmp-error",
+  cause: "no-route",
+  type: ICMPV6_DEST_UNREACH,
+  code: ICMPV6_NOROUTE,
+};
+const REJECT_V6_UNREACHABLE: RouteRejection = {
+  kind: "icmp-error",
+  cause: "unreachable",
+  type: ICMPV6_DEST_UNREACH,
+  code: ICMPV6_NOROUTE,
+};
+const REJECT_V6_PROHIBIT: RouteRejection = {
+  kind: "icmp-error",
+  cause: "prohibit",
+  type: ICMPV6_DEST_UNREACH,
+  code: ICMPV6_ADM_PROHIBITED,
+};
+
+/**
+ * How a route lookup ends for a packet to be forwarded or delivered: null when it is deliverable (unicast, local,
+ * broadcast, multicast); otherwise the kernel's answer. IPv4: no route → net unreachable, `unreachable` → host
+ * unreachable, `prohibit` → 3/13 (route.c ip_error); IPv6: no route/`unreachable` → 1/0, `prohibit` → 1/1
+ * (route.c ip6_pkt_discard / ip6_pkt_prohibit). `blackhole` is silent in both.
+ */
+export function routeRejection(family: Family, route: Route | null): RouteRejection | null {
+  const v4 = family === 4;
+  if (route === null) return v4 ? REJECT_V4_NO_ROUTE : REJECT_V6_NO_ROUTE;
+  switch (route.type) {
+    case RouteType.BLACKHOLE:
+      return REJECT_BLACKHOLE;
+    case RouteType.UNREACHABLE:
+      return v4 ? REJECT_V4_UNREACHABLE : REJECT_V6_UNREACHABLE;
+    case RouteType.PROHIBIT:
+      return v4 ? REJECT_V4_PROHIBIT : REJECT_V6_PROHIBIT;
+    default:
+      return null;
+  }
+}
+
+const TRIE_ROOT = 0;
+/** Node layout: [child for bit 0, child for bit 1, best route id]; the child slot is the address bit itself. */
+const SLOT_BEST = 2;
+const SLOTS = 3;
+const DIRECT_BITS = 16;
+const DIRECT_SIZE = 1 << DIRECT_BITS;
+const DIRECT_MIN_ROUTES = 256;
+
+/** Bit `i` (0 = most significant) of an address held as big-endian 32-bit words. */
+function addressBit(addr: ArrayLike<number>, i: number): number {
+  return (addr[i >>> 5] >>> (31 - (i & 31))) & 1;
+}
+
+/** A binary trie from prefixes to routes; each node keeps its routes ordered by metric (first = best). */
+class PrefixTrie {
+  private nodes = new Int32Array(SLOTS * 64).fill(NONE);
+  private used = 1;
+  /** Routes per node index, ordered by metric then insertion; index parallel to SLOT_BEST's route ids. */
+  private readonly routesAt: Route[][] = [];
+  private readonly routes: Route[] = [];
+  /**
+   * First-stride index for large tables (≥ DIRECT_MIN_ROUTES routes): for each value of the address's top 16 bits,
+   * the trie node at depth 16 and the best route id on the way there. Rebuilt lazily after inserts, so a lookup
+   * walks at most 16 more bits; small tables (hosts, SOHO routers) skip it and its 512 KiB.
+   */
+  private directNode: Int32Array | null = null;
+  private directBest: Int32Array | null = null;
+  private directStale = true;
+
+  constructor(private readonly width: number) {}
+
+  insert(route: Route): boolean {
+    let node = TRIE_ROOT;
+    for (let i = 0; i < route.prefixLength; i++) {
+      const slot = node * SLOTS + addressBit(route.prefix, i);
+      let next = this.nodes[slot];
+      if (next === NONE) {
+        next = this.allocate();
+        this.nodes[slot] = next;
+      }
+      node = next;
+    }
+    const here = (this.routesAt[node] ??= []);
+    if (here.some((r) => r.metric === route.metric)) return false;
+    let at = here.length;
+    while (at > 0 && here[at - 1].metric > route.metric) at--;
+    here.splice(at, 0, route);
+    this.routes.push(here[0]);
+    this.nodes[node * SLOTS + SLOT_BEST] = this.routes.length - 1;
+    this.directStale = true;
+    return true;
+  }
+
+  private buildDirect(): void {
+    this.directStale = false;
+    if (this.routes.length < DIRECT_MIN_ROUTES) {
+      this.directNode = null;
+      this.directBest = null;
+      return;
+    }
+    const dn = (this.directNode ??= new Int32Array(DIRECT_SIZE));
+    const db = (this.directBest ??= new Int32Array(DIRECT_SIZE));
+    const nodes = this.nodes;
+    for (let idx = 0; idx < DIRECT_SIZE; idx++) {
+      let node = TRIE_ROOT;
+      let best = nodes[SLOT_BEST];
+      for (let i = 0; i < DIRECT_BITS && node !== NONE; i++) {
+        node = nodes[node * SLOTS + ((idx >>> (DIRECT_BITS - 1 - i)) & 1)];
+        if (node !== NONE && nodes[node * SLOTS + SLOT_BEST] !== NONE) best = nodes[node * SLOTS + SLOT_BEST];
+      }
+      dn[idx] = node;
+      db[idx] = best;
+    }
+  }
+
+  /** Longest-prefix match: the best route of the deepest node on the address's path that holds one. */
+  lookup(addr: ArrayLike<number>): Route | null {
+    if (this.directStale) this.buildDirect();
+    const nodes = this.nodes;
+    let node = TRIE_ROOT;
+    let best = nodes[SLOT_BEST];
+    const width = this.width;
+    let word = addr[0];
+    let i = 0;
+    if (this.directNode !== null && this.directBest !== null) {
+      const idx = word >>> DIRECT_BITS;
+      node = this.directNode[idx];
+      best = this.directBest[idx];
+      if (node === NONE) return best === NONE ? null : this.routes[best];
+      i = DIRECT_BITS;
+    }
+    for (; i < width; i++) {
+      const bit = i & 31;
+      if (bit === 0) word = addr[i >>> 5];
+      node = nodes[node * SLOTS + ((word >>> (31 - bit)) & 1)];
+      if (node === NONE) break;
+      const here = nodes[node * SLOTS + SLOT_BEST];
+      if (here !== NONE) best = here;
+    }
+    return best === NONE ? null : this.routes[best];
+  }
+
+  /** Every route, for listings. */
+  all(): Route[] {
+    return this.routesAt.flatMap((rs) => rs);
+  }
+
+  private allocate(): number {
+    if ((this.used + 1) * SLOTS > this.nodes.length) {
+      const grown = new Int32Array(this.nodes.length * 2).fill(NONE);
+      grown.set(this.nodes);
+      this.nodes = grown;
+    }
+    return this.used++;
+  }
+}
+
+function maskedPrefix(family: Family, addr: ArrayLike<number>, prefixLength: number): Uint32Array {
+  const out = new Uint32Array(4);
+  const words = family === 4 ? 1 : 4;
+  for (let w = 0; w < words; w++) {
+    const bits = Math.min(32, Math.max(0, prefixLength - 32 * w));
+    const mask = bits === 0 ? 0 : bits === 32 ? 0xffffffff : (0xffffffff << (32 - bits)) >>> 0;
+    out[w] = (addr[w] & mask) >>> 0;
+  }
+  return out;
+}
+
+function copyAddress(addr: ArrayLike<number>): Uint32Array {
+  const out = new Uint32Array(4);
+  for (let w = 0; w < 4 && w < addr.length; w++) out[w] = addr[w] >>> 0;
+  return out;
+}
+
+/** True when `addr` lies inside prefix/len. */
+export function prefixContains(
+  family: Family,
+  prefix: ArrayLike<number>,
+  prefixLength: number,
+  addr: ArrayLike<number>,
+): boolean {
+  const words = family === 4 ? 1 : 4;
+  for (let w = 0; w < words; w++) {
+    const bits = Math.min(32, Math.max(0, prefixLength - 32 * w));
+    if (bits === 0) return true;
+    const mask = bits === 32 ? 0xffffffff : (0xffffffff << (32 - bits)) >>> 0;
+    if (((addr[w] ^ prefix[w]) & mask) !== 0) return false;
+  }
+  return true;
+}
+
+/** IPv4 224.0.0.0/4 or IPv6 ff00::/8. */
+export function isMulticast(family: Family, addr: ArrayLike<number>): boolean {
+  return family === 4 ? addr[0] >>> 28 === 0xe : addr[0] >>> 24 === 0xff;
+}
+
+const LIMITED_BROADCAST = 0xffffffff;
+/** 224.0.0.0/24, the link-local multicast block (ipv4_is_local_multicast). */
+const LOCAL_MULTICAST_NET = 0xe00000;
+
+/** NFTA_FIB_F_* (uapi nf_tables.h): what a `fib` expression looks up and which device restricts it. */
+export const FibFlag = { SADDR: 1, DADDR: 2, MARK: 4, IIF: 8, OIF: 16 } as const;
+
+/** The fields of a packet a `fib` expression reads. */
+export interface FibPacket {
+  readonly family: Family;
+  readonly saddr: Uint32Array;
+  readonly daddr: Uint32Array;
+  readonly iif: number;
+  readonly oif: number;
+}
+
+/**
+ * The `fib` expression over a node's FIB (nft_fib4_eval / nft_fib6_eval), shaped as the rule evaluator's
+ * FibOracle: `fib saddr . iif oif`, `fib daddr oif`, `fib daddr . iif type`, … with NFTA_FIB_F_* flag bits.
+ */
+export class FibExpression {
+  constructor(readonly fib: Fib) {}
+
+  /** Output interface of the looked-up route, or NONE ("missing"). */
+  oif(p: FibPacket, flags: number): number {
+    const dev = flags & FibFlag.IIF ? p.iif : flags & FibFlag.OIF ? p.oif : NONE;
+    if (flags & FibFlag.SADDR) return this.fib.reverseOif(p.family, p.saddr, p.daddr, p.iif, dev);
+    return this.fib.forwardOif(p.family, p.daddr, dev);
+  }
+
+  /** RTN_* type of the looked-up address (`fib daddr type local`). */
+  addrType(p: FibPacket, flags: number): number {
+    const dev = flags & FibFlag.IIF ? p.iif : flags & FibFlag.OIF ? p.oif : NONE;
+    return this.fib.addressType(p.family, flags & FibFlag.SADDR ? p.saddr : p.daddr, dev);
+  }
+}
+
+/** The FIB of one node. Built at setup time; `lookup` and the `fib` expression queries never allocate. */
+export class Fib {
+  private readonly tables = {
+    local4: new PrefixTrie(32),
+    main4: new PrefixTrie(32),
+    local6: new PrefixTrie(128),
+    main6: new PrefixTrie(128),
+  };
+  private readonly addresses: InterfaceAddress[] = [];
+
+  /**
+   * Configures an address on an interface, adding what the kernel adds (fib_add_ifaddr, addrconf): a local
+   * route for the address, the connected route for its subnet (metric 0; IPv6 metric 256 as addrconf does) and,
+   * for IPv4 prefixes shorter than /31, the directed broadcast.
+   */
+  addAddress(oif: number, family: Family, address: ArrayLike<number>, prefixLength: number): AddRouteResult {
+    const width = family === 4 ? 32 : 128;
+    if (prefixLength < 0 || prefixLength > width || !Number.isInteger(prefixLength))
+      return { ok: false, reason: "bad-prefix-length" };
+    const addr = copyAddress(address);
+    this.addresses.push({ oif, family, address: addr, prefixLength });
+    const local = this.insert(
+      { family, prefix: addr, prefixLength: width, type: RouteType.LOCAL, oif },
+      "local",
+      "local",
+    );
+    if (prefixLength < width) {
+      const connected = this.insert(
+        { family, prefix: addr, prefixLength, type: RouteType.UNICAST, oif, metric: family === 4 ? 0 : 256 },
+        "main",
+        "connected",
+      );
+      if (!connected.ok && connected.reason !== "exists") return connected;
+    }
+    if (family === 4 && prefixLength < 31) {
+      const hostBits = prefixLength === 0 ? 0xffffffff : (0xffffffff >>> prefixLength) >>> 0;
+      const bcast = new Uint32Array([(addr[0] | hostBits) >>> 0, 0, 0, 0]);
+      this.insert({ family, prefix: bcast, prefixLength: 32, type: RouteType.BROADCAST, oif }, "local", "local");
+    }
+    return local;
+  }
+
+  /** Adds a static route to the main table (`ip route add`). Unicast routes need an output interface. */
+  addRoute(spec: RouteSpec): AddRouteResult {
+    const type = spec.type ?? RouteType.UNICAST;
+    if (type === RouteType.UNICAST && (spec.oif ?? NONE) === NONE) return { ok: false, reason: "needs-interface" };
+    return this.insert(spec, "main", "static");
+  }
+
+  /** Route lookup for a destination (fib_lookup): the local table first, then main. */
+  lookup(family: Family, addr: ArrayLike<number>): Route | null {
+    if (family === 4) return this.tables.local4.lookup(addr) ?? this.tables.main4.lookup(addr);
+    return this.tables.local6.lookup(addr) ?? this.tables.main6.lookup(addr);
+  }
+
+  /** True when `addr` is one of the node's own addresses (a local route). */
+  isLocalAddress(family: Family, addr: ArrayLike<number>): boolean {
+    const r = family === 4 ? this.tables.local4.lookup(addr) : this.tables.local6.lookup(addr);
+    return r !== null && r.type === RouteType.LOCAL;
+  }
+
+  /**
+   * `fib daddr type` (nft_fib4_eval_type → inet_dev_addr_type): 0.0.0.0/8 and 255.255.255.255 are broadcast,
+   * class D multicast, else the local table's type (local/broadcast; restricted to `iif` when given), else unicast.
+   * IPv6 (nft_fib6_type_get): local, multicast, else the main table's type (no route → unreachable).
+   */
+  addressType(family: Family, addr: ArrayLike<number>, iif: number = NONE): RouteType {
+    if (family === 4) {
+      const a = addr[0] >>> 0;
+      if (a >>> 24 === 0 || a === LIMITED_BROADCAST) return RouteType.BROADCAST;
+      if (isMulticast(4, addr)) return RouteType.MULTICAST;
+      const r = this.tables.local4.lookup(addr);
+      if (r !== null && (iif === NONE || r.oif === iif)) return r.type;
+      return RouteType.UNICAST;
+    }
+    if (isMulticast(6, addr)) return RouteType.MULTICAST;
+    const local = this.tables.local6.lookup(addr);
+    if (local !== null && (iif === NONE || local.oif === iif)) return local.type;
+    const r = this.tables.main6.lookup(addr);
+    return r === null ? RouteType.UNREACHABLE : r.type;
+  }
+
+  /**
+   * `fib saddr [. iif] oif` (nft_fib4_eval): the output interface of the route back to the source, or NONE
+   * ("missing"). With `. iif` (dev = iif) the route must leave through it. Local routes yield NONE, as in the kernel. A
+   * 0.0.0.0/8 source sending to the limited broadcast or 224.0.0.0/24 (DHCP, IGMP) yields `iif` without a lookup.
+   */
+  reverseOif(family: Family, saddr: ArrayLike<number>, daddr: ArrayLike<number>, iif: number, dev: number): number {
+    if (family === 4 && iif !== NONE && saddr[0] >>> 24 === 0) {
+      const d = daddr[0] >>> 0;
+      if (d === LIMITED_BROADCAST || d >>> 8 === LOCAL_MULTICAST_NET) return iif;
+    }
+    return this.forwardOif(family, saddr, dev);
+  }
+
+  /**
+   * `fib daddr [. iif|. oif] oif`: the output interface toward `addr` (restricted to `dev` when not NONE), or NONE
+   * when there is no route, it is local (nft_fib4_eval: "should not see RTN_LOCAL here") or it has no device
+   * (blackhole, unreachable, prohibit).
+   */
+  forwardOif(family: Family, addr: ArrayLike<number>, dev: number = NONE): number {
+    const r = this.lookup(family, addr);
+    if (r === null || r.type === RouteType.LOCAL || r.oif === NONE) return NONE;
+    if (dev !== NONE && r.oif !== dev) return NONE;
+    return r.oif;
+  }
+
+  /**
+   * The source address the node uses on `oif` toward `nexthop` (inet_select_addr as nf_nat_masquerade.c calls
+   * it): the first address of `oif` whose subnet holds the next hop, else the interface's first address, else
+   * null (masquerade then drops the packet).
+   */
+  sourceAddressFor(oif: number, family: Family, nexthop: ArrayLike<number> | null): Uint32Array | null {
+    let first: Uint32Array | null = null;
+    for (const a of this.addresses) {
+      if (a.oif !== oif || a.family !== family) continue;
+      if (nexthop !== null && prefixContains(family, a.address, a.prefixLength, nexthop)) return a.address;
+      first ??= a.address;
+    }
+    return first;
+  }
+
+  /** The addresses configured on the node. */
+  interfaceAddresses(): readonly InterfaceAddress[] {
+    return this.addresses;
+  }
+
+  /** Every route of both tables, for listings and tests. */
+  routes(family: Family): Route[] {
+    return family === 4
+      ? [...this.tables.local4.all(), ...this.tables.main4.all()]
+      : [...this.tables.local6.all(), ...this.tables.main6.all()];
+  }
+
+  private insert(spec: RouteSpec, table: "local" | "main", origin: RouteOrigin): AddRouteResult {
+    const family = spec.family;
+    const width = family === 4 ? 32 : 128;
+    if (spec.prefixLength < 0 || spec.prefixLength > width || !Number.isInteger(spec.prefixLength))
+      return { ok: false, reason: "bad-prefix-length" };
+    const type = spec.type ?? RouteType.UNICAST;
+    const forwards = type === RouteType.UNICAST || type === RouteType.LOCAL || type === RouteType.BROADCAST;
+    const route: Route = {
+      family,
+      prefix: maskedPrefix(family, spec.prefix, spec.prefixLength),
+      prefixLength: spec.prefixLength,
+      type,
+      oif: forwards ? (spec.oif ?? NONE) : NONE,
+      gateway: spec.gateway ? copyAddress(spec.gateway) : null,
+      metric: spec.metric ?? (family === 6 && origin === "static" ? 1024 : 0),
+      table,
+      origin,
+    };
+    const trie =
+      family === 4
+        ? table === "local"
+          ? this.tables.local4
+          : this.tables.main4
+        : table === "local"
+          ? this.tables.local6
+          : this.tables.main6;
+    return trie.insert(route) ? { ok: true, route } : { ok: false, reason: "exists" };
+  }
+}
