@@ -1,0 +1,602 @@
+// One node's datapath, modelled on the Linux IPv4/IPv6 stack with netfilter (SEMANTICS.md §2.1, §3.1):
+//
+//   receive ─> PREROUTING ─> route ─┬─> INPUT ──────────────────────────────> local delivery
+//              raw < −200             │   filter < 100, nat(SNAT) @100, confirm
+//              conntrack @−200        └─> FORWARD ─> POSTROUTING ─> transmit
+//              filter [−200,−100)         filter      filter < 100, nat(SNAT) @100, filter ≥ 100, confirm
+//              nat(DNAT) @−100
+//              filter ≥ −100
+//   send (local) ─> route ─> OUTPUT (raw, conntrack @−200, filter, nat(DNAT) @−100, filter) ─> POSTROUTING
+//
+// Type nat chains run only for a connection's first packet (NAT not yet initialised for that manip); every later
+// packet follows the binding (nf_nat_inet_fn). The entry is confirmed only after the last hook accepted, so a
+// first packet dropped anywhere leaves no state and no mapping (§2.1). A packet is an L3 buffer, rewritten in
+// place; established packets allocate nothing. Every step can be traced, shaped like `nft monitor trace`.
+
+import { Conntrack, CtHook, CT_CAUSE_NAMES } from "./conntrack/index.js";
+import type { ConntrackOptions } from "./conntrack/index.js";
+import { CtHelper } from "./conntrack/index.js";
+import { Filter, compileRuleset, FibFlagBit, newEvalContext } from "./filter/index.js";
+import type {
+  CompileError,
+  EvalContext,
+  FibOracle,
+  Hook,
+  NatRequest,
+  RejectReply,
+  Ruleset,
+  TraceEvent,
+  Verdict,
+} from "./filter/index.js";
+import { Manip, Nat } from "./nat/index.js";
+import type { NatBehaviour, NatVerdict } from "./nat/index.js";
+import { fillPacketMeta } from "./packet-parse.js";
+import { CtDir, CtState, CtStatus, NONE, PacketMeta } from "./packet-meta.js";
+import type { Family } from "./packet-meta.js";
+import { buildIcmpError, buildTcpReset } from "./reject.js";
+import type { Rng } from "./rng.js";
+import { Fib, RouteType, effectiveRpFilter, routeRejection, validateSource } from "./route/index.js";
+import type { RouteSpec, RpFilterVerdict } from "./route/index.js";
+import type { WireError } from "../wire/result.js";
+import { readU16, writeU16 } from "../wire/bytes.js";
+import { updateChecksum16 } from "../wire/checksum.js";
+import { Ipv4Field } from "../wire/ipv4.js";
+import { Ipv6Field } from "../wire/ipv6.js";
+
+/** Hook priorities of the kernel's own steps (include/uapi/linux/netfilter_ipv4.h NF_IP_PRI_*). */
+export const Priority = {
+  RAW: -300,
+  CONNTRACK: -200,
+  NAT_DST: -100,
+  FILTER: 0,
+  NAT_SRC: 100,
+  CONNTRACK_CONFIRM: 0x7fffffff,
+} as const;
+const MIN_PRIO = -0x80000000;
+
+export interface InterfaceConfig {
+  readonly name: string;
+  /** Addresses with prefix length; IPv4 in word 0, IPv6 as four big-endian words. */
+  readonly addresses?: readonly {
+    readonly family: Family;
+    readonly address: ArrayLike<number>;
+    readonly prefixLength: number;
+  }[];
+  /** net.ipv4.conf.<if>.rp_filter. */
+  readonly rpFilter?: 0 | 1 | 2;
+}
+
+export interface DatapathOptions {
+  readonly name: string;
+  /** Interface index = position in this list (meta.iif / meta.oif). */
+  readonly interfaces: readonly InterfaceConfig[];
+  readonly routes?: readonly RouteSpec[];
+  readonly ruleset?: Ruleset;
+  /** net.ipv4.ip_forward / net.ipv6.conf.all.forwarding: a router forwards, a host does not. */
+  readonly forwarding?: boolean;
+  /** net.ipv4.conf.all.rp_filter (the effective mode per interface is max(all, interface)). */
+  readonly rpFilter?: 0 | 1 | 2;
+  readonly conntrack?: Partial<ConntrackOptions>;
+  readonly nat?: Partial<NatBehaviour>;
+  readonly rng: Rng;
+}
+
+/** How a packet's walk through the node ended. */
+export type Disposition =
+  | { readonly kind: "delivered" }
+  | { readonly kind: "forwarded"; readonly oif: number }
+  | { readonly kind: "sent"; readonly oif: number }
+  | { readonly kind: "dropped"; readonly hook: Hook | "routing" | "parse"; readonly reason: DropReason }
+  | { readonly kind: "rejected"; readonly hook: Hook; readonly verdict: Verdict };
+
+export type DropReason =
+  | { readonly kind: "verdict"; readonly verdict: Verdict }
+  | { readonly kind: "malformed"; readonly error: WireError }
+  | { readonly kind: "conntrack-table-full" }
+  | { readonly kind: "conntrack-clash" }
+  | { readonly kind: "nat"; readonly reason: Extract<NatVerdict, { kind: "drop" }>["reason"] }
+  | { readonly kind: "rp-filter"; readonly reason: Extract<RpFilterVerdict, { kind: "drop" }>["reason"] }
+  | { readonly kind: "no-route"; readonly cause: string }
+  | { readonly kind: "not-forwarding" }
+  | { readonly kind: "ttl-exceeded" }
+  | { readonly kind: "martian-destination" };
+
+/** One step of a packet's walk, for traces, reports and the UI (one format for every answer, STYLE.md §13). */
+export type DatapathEvent =
+  | { readonly kind: "filter"; readonly hook: Hook; readonly event: TraceEvent }
+  | {
+      readonly kind: "conntrack";
+      readonly hook: Hook;
+      readonly state: "new" | "established" | "related" | "invalid" | "untracked";
+      readonly direction: "original" | "reply";
+      readonly entry: number;
+      readonly cause: string;
+    }
+  | {
+      readonly kind: "nat";
+      readonly hook: Hook;
+      readonly manip: "src" | "dst";
+      readonly rule: NatRequest["rule"] | null;
+      readonly before: string;
+      readonly after: string;
+    }
+  | {
+      readonly kind: "route";
+      readonly result: "local" | "forward";
+      readonly oif: number;
+      readonly gateway: string | null;
+    }
+  | { readonly kind: "verdict"; readonly hook: Hook; readonly verdict: Verdict }
+  | { readonly kind: "reply"; readonly what: "tcp-reset" | "icmp-error"; readonly bytes: Uint8Array };
+
+/** Where the datapath hands packets: onto a link, or to the node's own stack. */
+export interface DatapathSink {
+  /** A packet leaves by `oif` toward `nextHop` (the gateway, or the destination itself when on-link). */
+  transmit(oif: number, bytes: Uint8Array, l3: number, length: number, nextHop: Uint32Array): void;
+  /** A packet reached the node itself (after INPUT and confirmation); `meta` is valid until the call returns. */
+  deliver(meta: PacketMeta): void;
+}
+
+export type DatapathBuild =
+  { readonly ok: true; readonly value: Datapath } | { readonly ok: false; readonly error: CompileError };
+
+const STATE_NAMES: Readonly<Record<number, "new" | "established" | "related" | "invalid" | "untracked">> = {
+  [CtState.NEW]: "new",
+  [CtState.ESTABLISHED]: "established",
+  [CtState.RELATED]: "related",
+  [CtState.INVALID]: "invalid",
+  [CtState.UNTRACKED]: "untracked",
+};
+
+const HELPERS: Readonly<Record<string, number>> = { ftp: CtHelper.FTP, sip: CtHelper.SIP };
+
+const DELIVERED: Disposition = { kind: "delivered" };
+
+export class Datapath {
+  readonly name: string;
+  readonly interfaces: readonly InterfaceConfig[];
+  readonly fib = new Fib();
+  readonly conntrack: Conntrack;
+  readonly nat: Nat;
+  readonly filter: Filter;
+  /** Set to receive every step of every packet; null (the default) costs nothing. */
+  trace: ((event: DatapathEvent) => void) | null = null;
+
+  private readonly forwarding: boolean;
+  private readonly rpAll: number;
+  private readonly meta = new PacketMeta();
+  private readonly ctx: EvalContext = newEvalContext();
+  private readonly nextHop = new Uint32Array(4);
+  private readonly fibOracle: FibOracle;
+  private readonly filterTrace: (e: TraceEvent) => void;
+  private currentHook: Hook = "prerouting";
+  private sink: DatapathSink | null = null;
+
+  private constructor(opts: DatapathOptions, filter: Filter) {
+    this.name = opts.name;
+    this.interfaces = opts.interfaces;
+    this.forwarding = opts.forwarding ?? false;
+    this.rpAll = opts.rpFilter ?? 0;
+    this.filter = filter;
+    opts.interfaces.forEach((iface, index) => {
+      for (const a of iface.addresses ?? []) this.fib.addAddress(index, a.family, a.address, a.prefixLength);
+    });
+    for (const r of opts.routes ?? []) this.fib.addRoute(r);
+    this.conntrack = new Conntrack({
+      maxEntries: 65536,
+      profile: "linux",
+      seed: opts.rng.nextU32(),
+      ...opts.conntrack,
+    });
+    this.nat = new Nat({ conntrack: this.conntrack, fib: this.fib, rng: opts.rng, behaviour: opts.nat });
+    this.conntrack.onDestroy = (e) => {
+      this.nat.release(e);
+    };
+    const fib = this.fib;
+    this.fibOracle = {
+      oif: (meta, flags) => fibOif(fib, meta, flags),
+      addrType: (meta, flags) =>
+        fib.addressType(
+          meta.family,
+          (flags & FibFlagBit.saddr) !== 0 ? meta.saddr : meta.daddr,
+          (flags & FibFlagBit.iif) !== 0 ? meta.iif : NONE,
+        ),
+    };
+    this.ctx.fib = this.fibOracle;
+    this.filterTrace = (event) => {
+      this.trace?.({ kind: "filter", hook: this.currentHook, event });
+    };
+  }
+
+  /** Builds a node; a ruleset the evaluator cannot run is an error naming where it was written. */
+  static create(opts: DatapathOptions): DatapathBuild {
+    const compiled = compileRuleset(opts.ruleset ?? { tables: [] }, {
+      interfaces: opts.interfaces.map((i) => i.name),
+    });
+    if (!compiled.ok) return compiled;
+    return { ok: true, value: new Datapath(opts, new Filter(compiled.value)) };
+  }
+
+  interfaceIndex(name: string): number {
+    return this.interfaces.findIndex((i) => i.name === name);
+  }
+
+  /** A packet arrives on interface `iif`: the whole receive path (prerouting, routing, input or forward). */
+  receive(bytes: Uint8Array, l3: number, length: number, iif: number, now: number, sink: DatapathSink): Disposition {
+    const meta = this.meta;
+    meta.reset();
+    const bad = fillPacketMeta(bytes, l3, length, meta);
+    if (bad !== null) return { kind: "dropped", hook: "parse", reason: { kind: "malformed", error: bad } };
+    meta.iif = iif;
+    this.sink = sink;
+    this.prepareContext(now);
+
+    // PREROUTING
+    let d = this.hookWithConntrack("prerouting", CtHook.PREROUTING, now);
+    if (d !== null) return d;
+
+    // Routing decision (ip_route_input_noref): local, forward, or an error.
+    const family = meta.family;
+    const route = this.fib.lookup(family, meta.daddr);
+    const type = route?.type ?? RouteType.UNSPEC;
+    if (type === RouteType.LOCAL || type === RouteType.BROADCAST || type === RouteType.MULTICAST) {
+      const rp = this.rpFilter(meta);
+      if (rp !== null) return this.abandon(rp);
+      return this.localIn(now);
+    }
+    const rejection = routeRejection(family, route);
+    if (rejection !== null || route === null) {
+      const d = this.abandon({
+        kind: "dropped",
+        hook: "routing",
+        reason: { kind: "no-route", cause: rejection?.cause ?? "no-route" },
+      });
+      if (rejection?.kind === "icmp-error") this.sendIcmpError(rejection.type, rejection.code, 0, now);
+      return d;
+    }
+    if (!this.forwarding) return this.abandon({ kind: "dropped", hook: "routing", reason: { kind: "not-forwarding" } });
+    const rp = this.rpFilter(meta);
+    if (rp !== null) return this.abandon(rp);
+    meta.oif = route.oif;
+    this.setNextHop(route.gateway, meta.daddr);
+    this.trace?.({
+      kind: "route",
+      result: "forward",
+      oif: route.oif,
+      gateway: this.traceGateway(route.gateway, family),
+    });
+
+    // ip_forward: TTL/hop limit is checked and decremented before the FORWARD hook.
+    if (meta.ttl <= 1) {
+      const d = this.abandon({ kind: "dropped", hook: "routing", reason: { kind: "ttl-exceeded" } });
+      this.sendIcmpError(family === 4 ? 11 : 3, 0, 0, now);
+      return d;
+    }
+    decrementTtl(meta);
+
+    const v = this.runFilter("forward", false, MIN_PRIO, Priority.CONNTRACK_CONFIRM + 1);
+    if (v !== null) return this.refuse("forward", v, now);
+    d = this.postrouting(now);
+    if (d !== null) return d;
+    sink.transmit(meta.oif, meta.bytes, meta.l3, meta.length, this.nextHop);
+    return { kind: "forwarded", oif: meta.oif };
+  }
+
+  /** A packet the node itself sends (its host stack, its own services): routing, OUTPUT, POSTROUTING. */
+  send(bytes: Uint8Array, l3: number, length: number, now: number, sink: DatapathSink): Disposition {
+    const meta = this.meta;
+    meta.reset();
+    const bad = fillPacketMeta(bytes, l3, length, meta);
+    if (bad !== null) return { kind: "dropped", hook: "parse", reason: { kind: "malformed", error: bad } };
+    this.sink = sink;
+    this.prepareContext(now);
+    return this.localOut(now);
+  }
+
+  private localOut(now: number): Disposition {
+    const meta = this.meta;
+    const family = meta.family;
+    let route = this.fib.lookup(family, meta.daddr);
+    const rejection = routeRejection(family, route);
+    if (rejection !== null || route === null)
+      return { kind: "dropped", hook: "routing", reason: { kind: "no-route", cause: rejection?.cause ?? "no-route" } };
+    meta.oif = route.oif;
+    const d = this.hookWithConntrack("output", CtHook.LOCAL_OUT, now);
+    if (d !== null) return d;
+    // ip_route_me_harder: a DNAT in OUTPUT re-routes the packet.
+    route = this.fib.lookup(family, meta.daddr);
+    if (route === null || routeRejection(family, route) !== null)
+      return this.abandon({ kind: "dropped", hook: "routing", reason: { kind: "no-route", cause: "no-route" } });
+    if (route.type === RouteType.LOCAL) {
+      // Loopback: the packet comes back in through PREROUTING on lo; modelled as direct local delivery.
+      const post = this.postrouting(now);
+      if (post !== null) return post;
+      this.sink!.deliver(meta);
+      return DELIVERED;
+    }
+    meta.oif = route.oif;
+    this.setNextHop(route.gateway, meta.daddr);
+    const post = this.postrouting(now);
+    if (post !== null) return post;
+    this.sink!.transmit(meta.oif, meta.bytes, meta.l3, meta.length, this.nextHop);
+    return { kind: "sent", oif: meta.oif };
+  }
+
+  private localIn(now: number): Disposition {
+    const meta = this.meta;
+    this.trace?.({ kind: "route", result: "local", oif: NONE, gateway: null });
+    let v = this.runFilter("input", false, MIN_PRIO, Priority.NAT_SRC);
+    if (v !== null) return this.refuse("input", v, now);
+    const n = this.natStep("input", Manip.SRC, now);
+    if (n !== null) return n;
+    v = this.runFilter("input", false, Priority.NAT_SRC, Priority.CONNTRACK_CONFIRM);
+    if (v !== null) return this.refuse("input", v, now);
+    const c = this.confirm(now);
+    if (c !== null) return c;
+    this.sink!.deliver(meta);
+    return DELIVERED;
+  }
+
+  /** PREROUTING or OUTPUT: raw chains, conntrack, filter chains, DNAT, the rest. Null when the packet goes on. */
+  private hookWithConntrack(hook: "prerouting" | "output", ctHook: number, now: number): Disposition | null {
+    const meta = this.meta;
+    let v = this.runFilter(hook, false, MIN_PRIO, Priority.CONNTRACK);
+    if (v !== null) return this.refuse(hook, v, now);
+    const drop = this.conntrack.track(meta, now, ctHook);
+    if (this.trace !== null) this.traceConntrack(hook);
+    if (drop !== 0) return { kind: "dropped", hook, reason: { kind: "conntrack-table-full" } };
+    this.syncCtContext();
+    v = this.runFilter(hook, false, Priority.CONNTRACK, Priority.NAT_DST);
+    if (v !== null) return this.refuse(hook, v, now);
+    if (hook === "prerouting" && this.nat.inbound(meta)) {
+      // EIF/ADF setting: an inbound packet to a live mapping was bound to its inside endpoint.
+      if (this.trace !== null) this.traceNatNote(hook, "dst");
+    }
+    const n = this.natStep(hook, Manip.DST, now);
+    if (n !== null) return n;
+    v = this.runFilter(hook, false, Priority.NAT_DST, Priority.CONNTRACK_CONFIRM + 1);
+    if (v !== null) return this.refuse(hook, v, now);
+    return null;
+  }
+
+  private postrouting(now: number): Disposition | null {
+    let v = this.runFilter("postrouting", false, MIN_PRIO, Priority.NAT_SRC);
+    if (v !== null) return this.refuse("postrouting", v, now);
+    const n = this.natStep("postrouting", Manip.SRC, now);
+    if (n !== null) return n;
+    v = this.runFilter("postrouting", false, Priority.NAT_SRC, Priority.CONNTRACK_CONFIRM);
+    if (v !== null) return this.refuse("postrouting", v, now);
+    return this.confirm(now);
+  }
+
+  /**
+   * The NAT step of a hook (nf_nat_inet_fn): for a NEW or RELATED packet whose connection has no binding for this
+   * manip yet, the type nat chains choose one (or the null binding); every other tracked packet is translated
+   * from the entry's tuples. INVALID and untracked packets have no entry and pass untranslated (§2.2).
+   */
+  private natStep(hook: Hook, manip: Manip, now: number): Disposition | null {
+    const meta = this.meta;
+    const e = meta.ctEntry;
+    if (e === NONE) return null;
+    const done = manip === Manip.SRC ? CtStatus.SRC_NAT_DONE : CtStatus.DST_NAT_DONE;
+    const before = this.trace !== null ? describeEndpoints(meta) : "";
+    let req: NatRequest | null = null;
+    let result: NatVerdict;
+    const fresh =
+      (meta.ctState === CtState.NEW || meta.ctState === CtState.RELATED) && (this.conntrack.status(e) & done) === 0;
+    if (fresh) {
+      this.ctx.firstPacket = true;
+      const res = this.evaluate(hook, true, MIN_PRIO, Priority.CONNTRACK_CONFIRM + 1);
+      const verdict = res.verdict!;
+      if (verdict.kind !== "accept") return this.refuse(hook, verdict, now);
+      req = res.nat;
+      result = this.nat.setup(meta, req, manip);
+    } else {
+      result = this.nat.translate(meta, manip);
+    }
+    if (result.kind === "drop")
+      return this.abandon({ kind: "dropped", hook, reason: { kind: "nat", reason: result.reason } });
+    if (this.trace !== null) {
+      const after = describeEndpoints(meta);
+      if (after !== before || req !== null)
+        this.trace({
+          kind: "nat",
+          hook,
+          manip: manip === Manip.SRC ? "src" : "dst",
+          rule: req?.rule ?? null,
+          before,
+          after,
+        });
+    }
+    return null;
+  }
+
+  /** __nf_conntrack_confirm, after the helpers (priority 300) have seen the packet. */
+  private confirm(now: number): Disposition | null {
+    const meta = this.meta;
+    if (meta.ctEntry === NONE) return null;
+    if (this.conntrack.helper(meta.ctEntry) !== CtHelper.NONE) this.conntrack.help(meta, now);
+    if (!this.conntrack.confirm(meta, now))
+      return { kind: "dropped", hook: this.currentHook, reason: { kind: "conntrack-clash" } };
+    return null;
+  }
+
+  /** Runs the non-nat chains of a priority range; null when they accepted. Applies `ct helper set`/`ct mark set`. */
+  private runFilter(hook: Hook, nat: boolean, lo: number, hi: number): Verdict | null {
+    const res = this.evaluate(hook, nat, lo, hi);
+    const meta = this.meta;
+    if (meta.ctEntry !== NONE) {
+      if (res.helper !== null) {
+        const id = HELPERS[res.helper] as number | undefined;
+        if (id !== undefined) this.conntrack.setHelper(meta.ctEntry, id);
+      }
+      if (res.ctMarkSet) this.conntrack.setMark(meta.ctEntry, res.ctMark);
+    }
+    const v = res.verdict!;
+    return v.kind === "accept" ? null : v;
+  }
+
+  private evaluate(hook: Hook, nat: boolean, lo: number, hi: number): ReturnType<Filter["evaluateRange"]> {
+    this.currentHook = hook;
+    const ctx = this.ctx;
+    ctx.trace = this.trace !== null ? this.filterTrace : null;
+    const res = this.filter.evaluateRange(hook, this.meta, ctx, nat, lo, hi);
+    if (this.trace !== null && res.verdict !== null && res.verdict.by.kind !== "no-chain")
+      this.trace({ kind: "verdict", hook, verdict: res.verdict });
+    return res;
+  }
+
+  /** A drop or reject verdict: no state survives, and a reject sends its reply (nft_reject_inet_eval). */
+  private refuse(hook: Hook, verdict: Verdict, now: number): Disposition {
+    const meta = this.meta;
+    this.conntrack.discard(meta);
+    if (verdict.kind === "reject") {
+      this.sendReject(verdict.reply, now);
+      return { kind: "rejected", hook, verdict };
+    }
+    return { kind: "dropped", hook, reason: { kind: "verdict", verdict } };
+  }
+
+  private abandon(d: Disposition): Disposition {
+    this.conntrack.discard(this.meta);
+    return d;
+  }
+
+  private sendReject(reply: RejectReply, now: number): void {
+    const meta = this.meta;
+    if (reply.kind === "tcp-reset") {
+      const rst = buildTcpReset(meta);
+      if (rst !== null) this.emitReply("tcp-reset", rst, now);
+      return;
+    }
+    this.sendIcmpError(reply.type, reply.code, 0, now);
+  }
+
+  /** icmp_send: the error leaves from the address of the interface the packet came in by (or any address). */
+  private sendIcmpError(type: number, code: number, info: number, now: number): void {
+    const meta = this.meta;
+    const src = this.replySource(meta);
+    if (src === null) return;
+    const err = buildIcmpError(meta, src, type, code, info);
+    if (err !== null) this.emitReply("icmp-error", err, now);
+  }
+
+  private replySource(meta: PacketMeta): Uint32Array | null {
+    const family = meta.family;
+    // A locally addressed packet is answered from the address it was sent to (icmp_send prefers that).
+    if (this.fib.isLocalAddress(family, meta.daddr)) return Uint32Array.from(meta.daddr);
+    const back = this.fib.lookup(family, meta.saddr);
+    const oif = meta.iif !== NONE ? meta.iif : (back?.oif ?? NONE);
+    if (oif === NONE) return null;
+    return this.fib.sourceAddressFor(oif, family, meta.saddr);
+  }
+
+  /** Sends a node-generated reply through the local output path (it crosses OUTPUT and POSTROUTING). */
+  private emitReply(what: "tcp-reset" | "icmp-error", bytes: Uint8Array, now: number): void {
+    this.trace?.({ kind: "reply", what, bytes: bytes.slice() });
+    const sink = this.sink!;
+    // The reply gets its own walk. The offending packet's walk has ended (its entry already discarded by the
+    // caller), so its meta can be reused.
+    const meta = this.meta;
+    meta.reset();
+    if (fillPacketMeta(bytes, 0, bytes.length, meta) !== null) return;
+    this.prepareContext(now);
+    this.localOut(now);
+    this.sink = sink;
+  }
+
+  private rpFilter(meta: PacketMeta): Disposition | null {
+    if (meta.family !== 4) return null;
+    const mode = effectiveRpFilter(this.rpAll, this.interfaces[meta.iif]?.rpFilter ?? 0);
+    const v = validateSource(this.fib, 4, meta.saddr, meta.iif, mode);
+    if (v.kind === "drop") return { kind: "dropped", hook: "routing", reason: { kind: "rp-filter", reason: v.reason } };
+    return null;
+  }
+
+  private prepareContext(now: number): void {
+    const ctx = this.ctx;
+    ctx.now = now;
+    ctx.firstPacket = false;
+    ctx.ctStatus = 0;
+    ctx.ctMark = 0;
+    ctx.ctHelper = "";
+  }
+
+  private syncCtContext(): void {
+    const meta = this.meta;
+    const ctx = this.ctx;
+    const e = meta.ctEntry;
+    if (e === NONE) return;
+    ctx.ctStatus = this.conntrack.status(e);
+    ctx.ctMark = this.conntrack.mark(e);
+    const h = this.conntrack.helper(e);
+    ctx.ctHelper = h === CtHelper.FTP ? "ftp" : h === CtHelper.SIP ? "sip" : "";
+  }
+
+  private setNextHop(gateway: Uint32Array | null, daddr: Uint32Array): void {
+    this.nextHop.set(gateway ?? daddr);
+  }
+
+  private traceGateway(gateway: Uint32Array | null, family: Family): string | null {
+    return gateway === null ? null : formatWords(family, gateway);
+  }
+
+  private traceConntrack(hook: Hook): void {
+    const meta = this.meta;
+    this.trace!({
+      kind: "conntrack",
+      hook,
+      state: STATE_NAMES[meta.ctState] ?? "invalid",
+      direction: meta.ctDir === CtDir.REPLY ? "reply" : "original",
+      entry: meta.ctEntry,
+      cause: CT_CAUSE_NAMES[this.conntrack.lastCause] ?? "",
+    });
+  }
+
+  private traceNatNote(hook: Hook, manip: "src" | "dst"): void {
+    const s = describeEndpoints(this.meta);
+    this.trace!({ kind: "nat", hook, manip, rule: null, before: s, after: s });
+  }
+}
+
+/** `fib saddr . iif oif` and friends (nft_fib4.c): the output interface of the looked-up route, or NONE. */
+function fibOif(fib: Fib, meta: PacketMeta, flags: number): number {
+  const addr = (flags & FibFlagBit.saddr) !== 0 ? meta.saddr : meta.daddr;
+  const iif = (flags & FibFlagBit.iif) !== 0 ? meta.iif : NONE;
+  return fib.forwardOif(meta.family, addr, iif);
+}
+
+/** ip_decrease_ttl / hop limit, with the RFC 1624 header checksum update for IPv4. */
+function decrementTtl(meta: PacketMeta): void {
+  const b = meta.bytes;
+  const l3 = meta.l3;
+  if (meta.family === 4) {
+    const old = readU16(b, l3 + Ipv4Field.TTL);
+    b[l3 + Ipv4Field.TTL] = meta.ttl - 1;
+    const sum = readU16(b, l3 + Ipv4Field.CHECKSUM);
+    writeU16(b, l3 + Ipv4Field.CHECKSUM, updateChecksum16(sum, old, readU16(b, l3 + Ipv4Field.TTL)));
+  } else {
+    b[l3 + Ipv6Field.HOP_LIMIT] = meta.ttl - 1;
+  }
+  meta.ttl -= 1;
+}
+
+export function formatWords(family: Family, w: ArrayLike<number>): string {
+  if (family === 4) {
+    const a = w[0];
+    return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+  }
+  const parts: string[] = [];
+  for (let i = 0; i < 4; i++) parts.push((w[i] >>> 16).toString(16), (w[i] & 0xffff).toString(16));
+  return parts.join(":").replace(/(^|:)0(:0)+(:|$)/, "::");
+}
+
+/** `src:sport > dst:dport` of the packet as it is now (traces only). */
+export function describeEndpoints(meta: PacketMeta): string {
+  const f = meta.family;
+  const s = formatWords(f, meta.saddr);
+  const d = formatWords(f, meta.daddr);
+  const br = (a: string): string => (f === 6 ? `[${a}]` : a);
+  if (meta.icmpType !== NONE) return `${s} > ${d} icmp type ${meta.icmpType} id ${meta.sport}`;
+  return `${br(s)}:${meta.sport} > ${br(d)}:${meta.dport}`;
+}
