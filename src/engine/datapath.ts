@@ -171,6 +171,9 @@ export class Datapath {
   private readonly filterTrace: (e: TraceEvent) => void;
   private currentHook: Hook = "prerouting";
   private sink: DatapathSink | null = null;
+  /** One disposition object per interface, built once: a forwarded packet allocates nothing. */
+  private readonly forwardedVia: readonly Disposition[];
+  private readonly sentVia: readonly Disposition[];
 
   private constructor(opts: DatapathOptions, filter: Filter) {
     this.name = opts.name;
@@ -178,6 +181,8 @@ export class Datapath {
     this.forwarding = opts.forwarding ?? false;
     this.rpAll = opts.rpFilter ?? 0;
     this.filter = filter;
+    this.forwardedVia = opts.interfaces.map((_, oif): Disposition => ({ kind: "forwarded", oif }));
+    this.sentVia = opts.interfaces.map((_, oif): Disposition => ({ kind: "sent", oif }));
     opts.interfaces.forEach((iface, index) => {
       for (const a of iface.addresses ?? []) this.fib.addAddress(index, a.family, a.address, a.prefixLength);
     });
@@ -279,7 +284,7 @@ export class Datapath {
     d = this.postrouting(now);
     if (d !== null) return d;
     sink.transmit(meta.oif, meta.bytes, meta.l3, meta.length, this.nextHop);
-    return { kind: "forwarded", oif: meta.oif };
+    return this.forwardedVia[meta.oif];
   }
 
   /** A packet the node itself sends (its host stack, its own services): routing, OUTPUT, POSTROUTING. */
@@ -319,7 +324,7 @@ export class Datapath {
     const post = this.postrouting(now);
     if (post !== null) return post;
     this.sink!.transmit(meta.oif, meta.bytes, meta.l3, meta.length, this.nextHop);
-    return { kind: "sent", oif: meta.oif };
+    return this.sentVia[meta.oif];
   }
 
   private localIn(now: number): Disposition {
@@ -396,6 +401,8 @@ export class Datapath {
     }
     if (result.kind === "drop")
       return this.abandon({ kind: "dropped", hook, reason: { kind: "nat", reason: result.reason } });
+    // A binding sets SRC_NAT/DST_NAT: later chains (`ct status dnat accept` in forward) must see it.
+    if (fresh) this.syncCtContext();
     if (this.trace !== null) {
       const after = describeEndpoints(meta);
       if (after !== before || req !== null)

@@ -35,7 +35,7 @@ export class HookResult {
     this.ctMark = 0;
     this.helper = null;
     this.notrack = false;
-    this.logs.length = 0;
+    if (this.logs.length !== 0) this.logs.length = 0;
   }
 }
 

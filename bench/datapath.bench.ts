@@ -1,0 +1,147 @@
+// W1 of PERFORMANCE.md: established TCP packets forwarded through the seed router (masquerade + `ct state` filter,
+// the whole receive path: parse, conntrack, NAT, routing, forward and postrouting hooks, confirm, transmit) with
+// 100k concurrent flows and 30% of packets in the reply direction. The flows are opened by real handshakes first;
+// each packet comes from a preloaded per-flow, per-direction buffer that is restored before it is sent, because
+// NAT rewrites in place and forwarding decrements the TTL. `engine.bytes-per-flow` lives in conntrack.bench.ts.
+import type { DatapathSink } from "../src/engine/datapath.js";
+import { LAN, WAN, seedRouter, seedRuleset, tcpPacket } from "../src/engine/datapath.fixture.js";
+import type { Datapath } from "../src/engine/datapath.js";
+import { TcpFlag } from "../src/engine/packet-meta.js";
+import { SeededRng } from "../src/engine/rng.js";
+import { defineSuite, nsPerOp } from "./harness.js";
+
+const FLOWS = 100_000;
+const OPS = 1_000_000;
+const REPLY_PERCENT = 30;
+/** 200 LAN hosts × 500 source ports; each host talks to its own server so masquerade preserves every port. */
+const HOSTS = 200;
+const HOST_BASE = 2;
+const PORT_BASE = 10_000;
+const SERVER_PORT = 443;
+const CLIENT_ISN = 1000;
+const SERVER_ISN = 50_000;
+/** IPv4 (20) + TCP (20) without options: the ACK segments of the timed loop. */
+const SEGMENT = 40;
+
+const host = (i: number): string => `192.168.1.${HOST_BASE + (i % HOSTS)}`;
+const server = (i: number): string => `203.0.113.${1 + (i % HOSTS)}`;
+const port = (i: number): number => PORT_BASE + Math.floor(i / HOSTS);
+
+let dp: Datapath | null = null;
+/** Pristine and working copies of every flow's outbound (LAN form) and reply (WAN form) segment. */
+const pristine = new Uint8Array(FLOWS * 2 * SEGMENT);
+const work = new Uint8Array(FLOWS * 2 * SEGMENT);
+const pristine32 = new Uint32Array(pristine.buffer);
+const work32 = new Uint32Array(work.buffer);
+const SEGMENT_WORDS = SEGMENT / 4;
+
+/** Copies one slot's pristine bytes back over its working copy, word by word (no view allocated). */
+function restore(slot: number): void {
+  const w = slot * SEGMENT_WORDS;
+  for (let j = 0; j < SEGMENT_WORDS; j++) work32[w + j] = pristine32[w + j];
+}
+/** Buffer slot (flow * 2 + direction) of every timed packet, and whether it is a reply (arrives on wan). */
+const slots = new Int32Array(OPS);
+
+let transmitted = 0;
+const countingSink: DatapathSink = {
+  transmit(): void {
+    transmitted++;
+  },
+  deliver(): void {
+    throw new Error("no packet of the workload is addressed to the router");
+  },
+};
+
+function expectForwarded(what: string, d: { kind: string }): void {
+  if (d.kind !== "forwarded") throw new Error(`${what} was ${d.kind}, not forwarded`);
+}
+
+function setup(): void {
+  const router = seedRouter(seedRuleset(), { conntrack: { maxEntries: 1 << 18 } });
+  const sink: DatapathSink = {
+    transmit(): void {},
+    deliver(): void {},
+  };
+  for (let i = 0; i < FLOWS; i++) {
+    const h = host(i);
+    const s = server(i);
+    const p = port(i);
+    const syn = tcpPacket(h, p, s, SERVER_PORT, { flags: TcpFlag.SYN, seq: CLIENT_ISN });
+    expectForwarded(`flow ${i} SYN`, router.receive(syn, 0, syn.length, LAN, 0, sink));
+    const synAck = tcpPacket(s, SERVER_PORT, "198.51.100.2", p, {
+      flags: TcpFlag.SYN | TcpFlag.ACK,
+      seq: SERVER_ISN,
+      ack: CLIENT_ISN + 1,
+    });
+    expectForwarded(`flow ${i} SYN/ACK`, router.receive(synAck, 0, synAck.length, WAN, 0, sink));
+    const out = tcpPacket(h, p, s, SERVER_PORT, { flags: TcpFlag.ACK, seq: CLIENT_ISN + 1, ack: SERVER_ISN + 1 });
+    const back = tcpPacket(s, SERVER_PORT, "198.51.100.2", p, {
+      flags: TcpFlag.ACK,
+      seq: SERVER_ISN + 1,
+      ack: CLIENT_ISN + 1,
+    });
+    if (out.length !== SEGMENT || back.length !== SEGMENT) throw new Error("unexpected segment size");
+    pristine.set(out, 2 * i * SEGMENT);
+    pristine.set(back, (2 * i + 1) * SEGMENT);
+    const ack = out.slice();
+    expectForwarded(`flow ${i} ACK`, router.receive(ack, 0, ack.length, LAN, 0, sink));
+  }
+  if (router.conntrack.count() !== FLOWS)
+    throw new Error(`expected ${FLOWS} entries, have ${router.conntrack.count()}`);
+  const rng = new SeededRng(1);
+  for (let k = 0; k < OPS; k++) {
+    const flow = rng.nextU32() % FLOWS;
+    const reply = rng.nextU32() % 100 < REPLY_PERCENT ? 1 : 0;
+    slots[k] = flow * 2 + reply;
+  }
+  dp = router;
+}
+
+/** One batch: restore each packet's bytes (40-byte copy) and send it through the router. */
+function forwardBatch(): number {
+  const router = dp!;
+  transmitted = 0;
+  let established = 0;
+  for (let k = 0; k < OPS; k++) {
+    const slot = slots[k];
+    const at = slot * SEGMENT;
+    restore(slot);
+    const d = router.receive(work, at, SEGMENT, (slot & 1) === 1 ? WAN : LAN, 1000, countingSink);
+    if (d.kind === "forwarded") established++;
+  }
+  if (established !== OPS || transmitted !== OPS) throw new Error(`only ${established}/${OPS} packets were forwarded`);
+  return established;
+}
+
+/** The restore alone, to separate it from the datapath's own cost. */
+function restoreBatch(): number {
+  let acc = 0;
+  for (let k = 0; k < OPS; k++) {
+    const slot = slots[k];
+    restore(slot);
+    acc += work[slot * SEGMENT + 9];
+  }
+  return acc;
+}
+
+export default defineSuite("datapath", [
+  {
+    id: "engine.established-ns-per-packet",
+    unit: "ns/packet",
+    setup,
+    run: () => nsPerOp(OPS, forwardBatch),
+    runs: 5,
+    lowerIsBetter: true,
+  },
+  {
+    id: "engine.established-restore-ns-per-packet",
+    unit: "ns/packet",
+    setup: () => {
+      if (dp === null) setup();
+    },
+    run: () => nsPerOp(OPS, restoreBatch),
+    runs: 5,
+    lowerIsBetter: true,
+  },
+]);
