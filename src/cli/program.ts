@@ -3,6 +3,7 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import pkg from "../../package.json" with { type: "json" };
 import { summarizeCapture, formatSummaryLine, type PacketSummary } from "./pcap-summary.js";
+import { demo } from "./demo.js";
 
 /** Exit codes of the command-line contract: 0 success, 1 findings or invalid input, 2 usage error. */
 export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
@@ -64,6 +65,14 @@ export function buildProgram(io: CliIo, exit: ExitState = { code: ExitCode.OK })
         return;
       }
       if (options.json) io.out(`${JSON.stringify(packets, null, 2)}\n`);
+    });
+
+  program
+    .command("demo")
+    .description("replay the seed discussion on the engine: each attack on seed-home and seed-home-hardened")
+    .option("--json", "print one JSON object with every step, its outcome, the deciding rule and the packets")
+    .action((options) => {
+      io.out(demo({ json: options.json === true, color: io.color && program.opts().color }));
     });
 
   return program;

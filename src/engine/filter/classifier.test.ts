@@ -6,7 +6,8 @@ import { parseClassBench } from "./classbench.js";
 import type { FiveTupleRule } from "./classifier.js";
 import { FiveTupleClassifier, linearFirstMatch, packRules, prefixRange } from "./classifier.js";
 
-const DATA = "/work/shared/data/classbench";
+// The design notes' data folder sits beside the repository (shared/data), in development and in CI alike.
+const DATA = new URL("../../../../shared/data/classbench", import.meta.url).pathname;
 
 /** Small value universes so random rules overlap a lot and every field's edges get exercised. */
 const addrRule = fc
