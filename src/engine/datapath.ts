@@ -16,7 +16,7 @@
 import { Conntrack, CtHook, CT_CAUSE_NAMES } from "./conntrack/index.js";
 import type { ConntrackOptions } from "./conntrack/index.js";
 import { CtHelper } from "./conntrack/index.js";
-import { Filter, compileRuleset, FibFlagBit, newEvalContext } from "./filter/index.js";
+import { Filter, compileRuleset, newEvalContext } from "./filter/index.js";
 import type {
   CompileError,
   EvalContext,
@@ -35,7 +35,7 @@ import { CtDir, CtState, CtStatus, NONE, PacketMeta } from "./packet-meta.js";
 import type { Family } from "./packet-meta.js";
 import { buildIcmpError, buildTcpReset } from "./reject.js";
 import type { Rng } from "./rng.js";
-import { Fib, RouteType, effectiveRpFilter, routeRejection, validateSource } from "./route/index.js";
+import { Fib, FibExpression, RouteType, effectiveRpFilter, routeRejection, validateSource } from "./route/index.js";
 import type { RouteSpec, RpFilterVerdict } from "./route/index.js";
 import type { WireError } from "../wire/result.js";
 import { readU16, writeU16 } from "../wire/bytes.js";
@@ -194,19 +194,8 @@ export class Datapath {
       ...opts.conntrack,
     });
     this.nat = new Nat({ conntrack: this.conntrack, fib: this.fib, rng: opts.rng, behaviour: opts.nat });
-    this.conntrack.onDestroy = (e) => {
-      this.nat.release(e);
-    };
-    const fib = this.fib;
-    this.fibOracle = {
-      oif: (meta, flags) => fibOif(fib, meta, flags),
-      addrType: (meta, flags) =>
-        fib.addressType(
-          meta.family,
-          (flags & FibFlagBit.saddr) !== 0 ? meta.saddr : meta.daddr,
-          (flags & FibFlagBit.iif) !== 0 ? meta.iif : NONE,
-        ),
-    };
+    // Nat chains itself onto conntrack.onDestroy to keep its indexes clean; nothing else to wire here.
+    this.fibOracle = new FibExpression(this.fib);
     this.ctx.fib = this.fibOracle;
     this.filterTrace = (event) => {
       this.trace?.({ kind: "filter", hook: this.currentHook, event });
@@ -430,6 +419,7 @@ export class Datapath {
 
   /** Runs the non-nat chains of a priority range; null when they accepted. Applies `ct helper set`/`ct mark set`. */
   private runFilter(hook: Hook, nat: boolean, lo: number, hi: number): Verdict | null {
+    if (!this.filter.hasChainsIn(hook, this.meta.family, nat, lo, hi)) return null;
     const res = this.evaluate(hook, nat, lo, hi);
     const meta = this.meta;
     if (meta.ctEntry !== NONE) {
@@ -564,13 +554,6 @@ export class Datapath {
     const s = describeEndpoints(this.meta);
     this.trace!({ kind: "nat", hook, manip, rule: null, before: s, after: s });
   }
-}
-
-/** `fib saddr . iif oif` and friends (nft_fib4.c): the output interface of the looked-up route, or NONE. */
-function fibOif(fib: Fib, meta: PacketMeta, flags: number): number {
-  const addr = (flags & FibFlagBit.saddr) !== 0 ? meta.saddr : meta.daddr;
-  const iif = (flags & FibFlagBit.iif) !== 0 ? meta.iif : NONE;
-  return fib.forwardOif(meta.family, addr, iif);
 }
 
 /** ip_decrease_ttl / hop limit, with the RFC 1624 header checksum update for IPv4. */

@@ -74,6 +74,19 @@ export class Filter {
   }
 
   /**
+   * True when a base chain of this kind (type nat or not) on `hook` for the family has its priority in [lo, hi):
+   * the datapath skips empty stages without touching the result object.
+   */
+  hasChainsIn(hook: Hook, family: 4 | 6, nat: boolean, lo: number, hi: number): boolean {
+    const chains = this.ruleset.hooks[hookIndex(hook)][family === 4 ? 0 : 1];
+    for (let i = 0; i < chains.length; i++) {
+      const base = chains[i].base!;
+      if ((base.type === "nat") === nat && base.priority >= lo && base.priority < hi) return true;
+    }
+    return false;
+  }
+
+  /**
    * Runs only the base chains on `hook` of one kind — type nat (`nat` true) or the others — whose priority lies in
    * [lo, hi). The datapath calls this between its own fixed-priority steps (conntrack at −200, NAT at −100/100,
    * confirm last), as nf_hook_entries interleaves them; type nat chains all run at the NAT step, in their own
