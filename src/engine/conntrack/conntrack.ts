@@ -4,9 +4,10 @@
 // packet dropped on the way leaves no state (SEMANTICS.md §2.1). Classification follows nf_conntrack_in (§2.2,
 // §7 item 2): notrack → L4 error → ICMP error lookup → lookup or new → ctinfo → L4 state machine.
 //
-// Storage is struct-of-arrays indexed by entry number, with index-linked hash chains (one node per tuple
-// direction: node = entry * 2 + dir). IPv4 addresses are stored as they are; an IPv6 address is stored as a
-// 32-bit fold (for hashing and a fast first compare) plus its four words in a side table allocated on first use.
+// Storage is one packed record per entry (entry-layout.ts) and an open-addressed hash index of nodes (one node per
+// tuple direction: node = entry * 2 + dir) whose slots carry a few hash bits, so a probe reads a record only when
+// those bits agree. IPv4 addresses are stored as they are; an IPv6 address is stored as a 32-bit fold (for hashing
+// and a fast first compare) plus its four words in a side table allocated on first use.
 import { CtDir, CtState, CtStatus, NONE, Proto } from "../packet-meta.js";
 import type { Family, PacketMeta } from "../packet-meta.js";
 import { readU16, readU32 } from "../../wire/bytes.js";
@@ -16,6 +17,7 @@ import { TcpCause, TcpTracker, TcpVerdict, tcpFlagsValid } from "./tcp-tracker.j
 import { TCP_STATE_NAMES, TcpTimeouts, resolveTimeouts } from "./timeouts.js";
 import type { TimeoutProfile, TimeoutTable } from "./timeouts.js";
 import { CtHelper, runHelper } from "./alg-helper.js";
+import { ExpiryClock, PROTO_SHIFT, R, STATUS_MASK } from "./entry-layout.js";
 import type { HelperHost } from "./alg-helper.js";
 
 export interface ConntrackOptions {
@@ -135,13 +137,22 @@ export interface ExpectationView {
 const MS = 1000;
 /** udp_packet: a flow becomes a stream only once it is 2 s old (ct->proto.udp.stream_ts). */
 const UDP_STREAM_AGE_MS = 2000;
-/** NF_CT_EVICTION_RANGE: buckets early_drop scans. */
+/** NF_CT_EVICTION_RANGE: buckets early_drop scans; with nf_conntrack_max = buckets they hold ~2 tuples each. */
 const EVICTION_RANGE = 8;
+const EVICTION_SLOTS = EVICTION_RANGE * 2;
+/** Highest load of the hash index (nodes per slot); linear probing stays short below it. */
+const MAX_LOAD = 0.75;
+const EMPTY = -1;
+/** 2^-21: scales the top 21 bits of a hash onto [0, slots) (multiply-shift range reduction). */
+const HOME_SCALE = 2 ** -21;
+const HOME_SHIFT = 11;
 const DEFAULT_SEED = 0x9e3779b9;
 const DEFAULT_MAX_EXPECT = 256;
 
-/** Bits of `info`. */
-const I = { V6: 0x01, USED: 0x02, HASHED: 0x04, HELPER_SHIFT: 4 } as const;
+/** The entry's own bits in the top byte of its R.STATUS word (the helper in the top nibble). */
+const I = { V6: 1 << 24, USED: 1 << 25, HASHED: 1 << 26, HELPER_SHIFT: 28 } as const;
+const HELPER_MASK = 0xf;
+const PROTO_MASK = 0xff;
 
 /** ICMP types (RFC 792/RFC 4443) that conntrack gives meaning to. */
 const ICMP = {
@@ -221,18 +232,15 @@ export class Conntrack implements HelperHost {
   /** Called when an entry is destroyed (timeout, early drop, RST close, reopen, discard): NAT drops its indexes. */
   onDestroy?: (e: number) => void;
 
-  // Per entry: tuples (ORIGINAL at [e*4], [e*4+1]; REPLY at [e*4+2], [e*4+3]) as src key, dst key / sport, dport.
-  private readonly addr: Uint32Array;
-  private readonly port: Uint16Array;
-  private readonly protoOf: Uint8Array;
-  private readonly info: Uint8Array;
-  private readonly statusOf: Uint16Array;
-  private readonly expires: Float64Array;
-  private readonly markOf: Uint32Array;
-  /** Hash chains: `next` per node (entry*2+dir), `heads` per bucket; the free list threads through next[e*2]. */
-  private readonly next: Int32Array;
-  private readonly heads: Int32Array;
-  private readonly mask: number;
+  /** Entry records (entry-layout.ts R); the free list threads through the R.MARK word of free entries. */
+  private readonly rec: Uint32Array;
+  /** Hash index, linear probing: per slot `node | tag << nodeBits` (tag: low hash bits), or EMPTY. */
+  private readonly slots: Int32Array;
+  private readonly slotCount: number;
+  private readonly nodeBits: number;
+  private readonly nodeMask: number;
+  private readonly tagMask: number;
+  private readonly clock = new ExpiryClock();
   private v6: Uint32Array | null = null;
   private readonly tcp: TcpTracker;
   private readonly masters = new Map<number, number>();
@@ -273,24 +281,20 @@ export class Conntrack implements HelperHost {
     const openwrt = opts.profile === "openwrt";
     this.checksum = opts.checksum ?? !openwrt;
     this.seed = (opts.seed ?? DEFAULT_SEED) >>> 0;
-    this.addr = new Uint32Array(cap * 4);
-    this.port = new Uint16Array(cap * 4);
-    this.protoOf = new Uint8Array(cap);
-    this.info = new Uint8Array(cap);
-    this.statusOf = new Uint16Array(cap);
-    this.expires = new Float64Array(cap);
-    this.markOf = new Uint32Array(cap);
-    this.next = new Int32Array(cap * 2);
-    let buckets = 1;
-    while (buckets < cap) buckets <<= 1;
-    this.heads = new Int32Array(buckets).fill(NONE);
-    this.mask = buckets - 1;
+    this.rec = new Uint32Array(cap * R.STRIDE);
+    this.slotCount = Math.ceil((cap * 2) / MAX_LOAD);
+    this.slots = new Int32Array(this.slotCount).fill(EMPTY);
+    let bits = 1;
+    while (2 ** bits < cap * 2) bits++;
+    this.nodeBits = bits;
+    this.nodeMask = 2 ** bits - 1;
+    this.tagMask = bits >= 31 ? 0 : 2 ** (31 - bits) - 1;
     for (let e = cap - 1; e >= 0; e--) {
-      this.next[e * 2] = this.freeHead;
+      this.rec[e * R.STRIDE + R.MARK] = this.freeHead;
       this.freeHead = e;
     }
     this.tcp = new TcpTracker(
-      cap,
+      this.rec,
       {
         loose: opts.tcpLoose ?? true,
         beLiberal: opts.tcpBeLiberal ?? false,
@@ -298,8 +302,7 @@ export class Conntrack implements HelperHost {
         ignoreInvalidRst: opts.tcpIgnoreInvalidRst ?? false,
       },
       new TcpTimeouts(this.timeouts),
-      this.statusOf,
-      this.expires,
+      this.clock,
     );
     this.udpMs = this.timeouts.udp * MS;
     this.udpStreamMs = this.timeouts.udpStream * MS;
@@ -319,14 +322,10 @@ export class Conntrack implements HelperHost {
     this.expExpires = new Float64Array(ec);
   }
 
-  /** Bytes held by the typed arrays sized by `maxEntries` (entries, TCP state, hash index); no IPv6 side table. */
+  /** Bytes held by the typed arrays sized by `maxEntries` (entry records with TCP state, hash index); no IPv6
+   *  side table. */
   tableBytes(): number {
-    const a = [this.addr, this.port, this.protoOf, this.info, this.statusOf, this.expires, this.markOf];
-    let n = this.next.byteLength + this.heads.byteLength;
-    for (const x of a) n += x.byteLength;
-    const t = this.tcp;
-    n += t.win.byteLength;
-    return n;
+    return this.rec.byteLength + this.slots.byteLength;
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -341,6 +340,7 @@ export class Conntrack implements HelperHost {
    */
   track(meta: PacketMeta, now: number, hook: number = CtHook.PREROUTING): number {
     this.flushPending();
+    if (this.clock.due(now)) this.clock.rebase(now, this.rec, this.capacity);
     meta.ctEntry = NONE;
     meta.ctDir = CtDir.ORIGINAL;
     this.lastCause = CtCause.NONE;
@@ -413,13 +413,13 @@ export class Conntrack implements HelperHost {
         e = node >> 1;
         dir = node & 1;
         // resolve_normal_ct's ctinfo.
-        const st = this.statusOf[e];
+        const st = this.word(e);
         if (dir === CtDir.REPLY) ctinfo = CtState.ESTABLISHED;
         else if (st & CtStatus.SEEN_REPLY) ctinfo = CtState.ESTABLISHED;
         else if (st & CtStatus.EXPECTED) ctinfo = CtState.RELATED;
         else ctinfo = CtState.NEW;
       }
-      const confirmed = (this.statusOf[e] & CtStatus.CONFIRMED) !== 0;
+      const confirmed = (this.word(e) & CtStatus.CONFIRMED) !== 0;
 
       // The L4 state machine (nf_conntrack_handle_packet).
       if (proto === Proto.TCP) {
@@ -444,7 +444,7 @@ export class Conntrack implements HelperHost {
         else if (v === TcpVerdict.KILL) {
           this.kill(e);
           this.lastCause = CtCause.TCP_RST_KILL;
-        } else if (this.tcp.timeout >= 0) this.expires[e] = now + this.tcp.timeout;
+        } else if (this.tcp.timeout >= 0) this.setExpires(e, now + this.tcp.timeout);
       } else if (proto === Proto.UDP || proto === PROTO_UDPLITE) {
         this.udpPacket(e, node === NONE, now);
       } else if (proto === Proto.ICMP || proto === Proto.ICMPV6) {
@@ -455,12 +455,12 @@ export class Conntrack implements HelperHost {
             return this.verdict(meta, CtState.INVALID, CtCause.ICMP_NEW_INVALID);
           }
         }
-        this.expires[e] = now + (proto === Proto.ICMP ? this.icmpMs : this.icmpv6Ms);
+        this.setExpires(e, now + (proto === Proto.ICMP ? this.icmpMs : this.icmpv6Ms));
       } else {
-        this.expires[e] = now + this.genericMs;
+        this.setExpires(e, now + this.genericMs);
       }
 
-      if (dir === CtDir.REPLY) this.statusOf[e] |= CtStatus.SEEN_REPLY;
+      if (dir === CtDir.REPLY) this.rec[e * R.STRIDE + R.STATUS] |= CtStatus.SEEN_REPLY;
       meta.ctState = ctinfo;
       meta.ctEntry = e;
       meta.ctDir = dir;
@@ -480,7 +480,7 @@ export class Conntrack implements HelperHost {
   /** udp_packet: unreplied timeout until a reply; then the stream timeout (and ASSURED) once ≥ 2 s old. */
   private udpPacket(e: number, isNew: boolean, now: number): void {
     if (isNew) this.tcp.setUdpStreamTs(e, now + UDP_STREAM_AGE_MS);
-    const st = this.statusOf[e];
+    const st = this.word(e);
     if (st & CtStatus.SEEN_REPLY) {
       const streamTs = this.tcp.udpStreamTs(e);
       let extra = this.udpMs;
@@ -489,10 +489,10 @@ export class Conntrack implements HelperHost {
         extra = this.udpStreamMs;
         stream = (st & CtStatus.ASSURED) === 0;
       }
-      this.expires[e] = now + extra;
-      if (stream) this.statusOf[e] = st | CtStatus.ASSURED;
+      this.setExpires(e, now + extra);
+      if (stream) this.rec[e * R.STRIDE + R.STATUS] |= CtStatus.ASSURED;
     } else {
-      this.expires[e] = now + this.udpMs;
+      this.setExpires(e, now + this.udpMs);
     }
   }
 
@@ -576,13 +576,21 @@ export class Conntrack implements HelperHost {
   // ---------------------------------------------------------------------------------------------------------------
   // Table: hashing, lookup, allocation, early drop, confirmation.
 
+  /** The full 32-bit hash of a tuple: its top bits choose the home slot, its low bits are the slot's tag. */
   private hash(family: Family, proto: number, sk: number, sport: number, dk: number, dport: number): number {
     let h = mix(this.seed, sk);
     h = mix(h, dk);
     h = mix(h, (sport << 16) | dport);
     h = mix(h, proto | (family << 8));
-    h ^= h >>> 16;
-    return h & this.mask;
+    return (h ^ (h >>> 16)) >>> 0;
+  }
+
+  private home(h: number): number {
+    return Math.floor((h >>> HOME_SHIFT) * this.slotCount * HOME_SCALE);
+  }
+
+  private slotOf(node: number, h: number): number {
+    return node | ((h & this.tagMask) << this.nodeBits);
   }
 
   private v6Store(): Uint32Array {
@@ -590,29 +598,43 @@ export class Conntrack implements HelperHost {
     return this.v6;
   }
 
-  /** Does node (e, dir) hold exactly this tuple? */
+  /** The entry's R.STATUS word: CtStatus bits, protocol and `I` bits. */
+  private word(e: number): number {
+    return this.rec[e * R.STRIDE + R.STATUS];
+  }
+  private protoAt(e: number): number {
+    return (this.rec[e * R.STRIDE + R.STATUS] >>> PROTO_SHIFT) & PROTO_MASK;
+  }
+  private expiresAt(e: number): number {
+    return this.clock.decode(this.rec[e * R.STRIDE + R.EXPIRES]);
+  }
+  private setExpires(e: number, ms: number): void {
+    this.rec[e * R.STRIDE + R.EXPIRES] = this.clock.encode(ms);
+  }
+
+  /** Does node (e, dir) hold exactly this tuple? `ports` is sport << 16 | dport. */
   private nodeIs(
     node: number,
     family: Family,
     proto: number,
     sk: number,
     src: Uint32Array,
-    sport: number,
+    ports: number,
     dk: number,
     dst: Uint32Array,
-    dport: number,
   ): boolean {
-    const e = node >> 1;
-    const t = e * 4 + (node & 1) * 2;
-    if (this.addr[t] !== sk || this.addr[t + 1] !== dk || this.port[t] !== sport || this.port[t + 1] !== dport)
-      return false;
-    if (this.protoOf[e] !== proto) return false;
-    const v6 = (this.info[e] & I.V6) !== 0;
+    const rec = this.rec;
+    const r = (node >> 1) * R.STRIDE;
+    const t = r + (node & 1) * R.TUPLE_WORDS;
+    if (rec[t + R.SRC] !== sk || rec[t + R.DST] !== dk || rec[t + R.PORTS] !== ports) return false;
+    const w = rec[r + R.STATUS];
+    if (((w >>> PROTO_SHIFT) & PROTO_MASK) !== proto) return false;
+    const v6 = (w & I.V6) !== 0;
     if (v6 !== (family === 6)) return false;
     if (!v6) return true;
-    const w = this.v6Store();
-    const o = e * 16 + (node & 1) * 8;
-    for (let i = 0; i < 4; i++) if (w[o + i] !== src[i] >>> 0 || w[o + 4 + i] !== dst[i] >>> 0) return false;
+    const v = this.v6Store();
+    const o = (node >> 1) * 16 + (node & 1) * 8;
+    for (let i = 0; i < 4; i++) if (v[o + i] !== src[i] >>> 0 || v[o + 4 + i] !== dst[i] >>> 0) return false;
     return true;
   }
 
@@ -632,17 +654,26 @@ export class Conntrack implements HelperHost {
   ): number {
     const sk = addrKey(family, src);
     const dk = addrKey(family, dst);
-    let node = this.heads[this.hash(family, proto, sk, sport, dk, dport)];
-    while (node !== NONE) {
-      const nx = this.next[node];
-      const e = node >> 1;
-      if (e !== except && this.nodeIs(node, family, proto, sk, src, sport, dk, dst, dport)) {
-        if (this.expires[e] <= now) this.destroy(e);
-        else return node;
+    const ports = ((sport << 16) | dport) >>> 0;
+    const h = this.hash(family, proto, sk, sport, dk, dport);
+    const tag = h & this.tagMask;
+    const slots = this.slots;
+    let i = this.home(h);
+    for (;;) {
+      const s = slots[i];
+      if (s === EMPTY) return NONE;
+      if (s >>> this.nodeBits === tag) {
+        const node = s & this.nodeMask;
+        const e = node >> 1;
+        if (e !== except && this.nodeIs(node, family, proto, sk, src, ports, dk, dst)) {
+          if (this.expiresAt(e) > now) return node;
+          this.destroy(e);
+          i = this.home(h); // the deletion shifted slots back: probe again
+          continue;
+        }
       }
-      node = nx;
+      i = i + 1 === this.slotCount ? 0 : i + 1;
     }
-    return NONE;
   }
 
   private alloc(
@@ -660,15 +691,12 @@ export class Conntrack implements HelperHost {
       if (!this.earlyDrop(this.hash(family, proto, sk, sport, dk, dport), now)) return NONE;
     }
     const e = this.freeHead;
-    this.freeHead = this.next[e * 2];
+    const r = e * R.STRIDE;
+    this.freeHead = this.rec[r + R.MARK] | 0;
     this.used++;
-    this.info[e] = I.USED | (family === 6 ? I.V6 : 0);
-    this.protoOf[e] = proto;
-    this.statusOf[e] = 0;
-    this.markOf[e] = 0;
-    this.expires[e] = now;
-    this.next[e * 2] = NONE;
-    this.next[e * 2 + 1] = NONE;
+    this.rec[r + R.STATUS] = I.USED | (family === 6 ? I.V6 : 0) | (proto << PROTO_SHIFT);
+    this.rec[r + R.MARK] = 0;
+    this.setExpires(e, now);
     this.writeTuple(e, CtDir.ORIGINAL, family, src, sport, dst, dport);
     // nf_ct_invert_tuple: ICMP inverts the type, everything else swaps ends.
     let rdport = sport;
@@ -691,11 +719,10 @@ export class Conntrack implements HelperHost {
     dst: Uint32Array,
     dport: number,
   ): void {
-    const t = e * 4 + dir * 2;
-    this.addr[t] = addrKey(family, src);
-    this.addr[t + 1] = addrKey(family, dst);
-    this.port[t] = sport;
-    this.port[t + 1] = dport;
+    const t = e * R.STRIDE + dir * R.TUPLE_WORDS;
+    this.rec[t + R.SRC] = addrKey(family, src);
+    this.rec[t + R.DST] = addrKey(family, dst);
+    this.rec[t + R.PORTS] = (sport << 16) | dport;
     if (family === 6) {
       const w = this.v6Store();
       const o = e * 16 + dir * 8;
@@ -706,51 +733,70 @@ export class Conntrack implements HelperHost {
     }
   }
 
-  /** early_drop: scan EVICTION_RANGE buckets from the new tuple's for a confirmed non-ASSURED entry; kill one. */
-  private earlyDrop(bucket: number, now: number): boolean {
-    for (let i = 0; i < EVICTION_RANGE && i <= this.mask; i++) {
-      let node = this.heads[(bucket + i) & this.mask];
-      while (node !== NONE) {
-        const e = node >> 1;
-        const st = this.statusOf[e];
+  /**
+   * early_drop: scan the slots from the new tuple's home (as many tuples as EVICTION_RANGE buckets hold) for a
+   * confirmed non-ASSURED entry; kill one. `h` is the new tuple's hash.
+   */
+  private earlyDrop(h: number, now: number): boolean {
+    let i = this.home(h);
+    const span = Math.min(EVICTION_SLOTS, this.slotCount);
+    for (let k = 0; k < span; k++) {
+      const s = this.slots[i];
+      if (s !== EMPTY) {
+        const e = (s & this.nodeMask) >> 1;
+        const st = this.word(e);
         // early_drop_list: expired entries are reaped on the way; otherwise the first non-ASSURED one goes.
-        if (this.expires[e] <= now || (!(st & CtStatus.ASSURED) && !(st & CtStatus.DYING))) {
+        if (this.expiresAt(e) <= now || (!(st & CtStatus.ASSURED) && !(st & CtStatus.DYING))) {
           this.destroy(e);
           return true;
         }
-        node = this.next[node];
       }
+      i = i + 1 === this.slotCount ? 0 : i + 1;
     }
     return false;
   }
 
-  private hashNode(node: number): void {
-    const e = node >> 1;
-    const t = e * 4 + (node & 1) * 2;
-    const fam: Family = this.info[e] & I.V6 ? 6 : 4;
-    const b = this.hash(fam, this.protoOf[e], this.addr[t], this.port[t], this.addr[t + 1], this.port[t + 1]);
-    this.next[node] = this.heads[b];
-    this.heads[b] = node;
+  /** The hash of the tuple a node's record holds. */
+  private nodeHash(node: number): number {
+    const r = (node >> 1) * R.STRIDE;
+    const t = r + (node & 1) * R.TUPLE_WORDS;
+    const w = this.rec[r + R.STATUS];
+    const ports = this.rec[t + R.PORTS];
+    const fam: Family = w & I.V6 ? 6 : 4;
+    const proto = (w >>> PROTO_SHIFT) & PROTO_MASK;
+    return this.hash(fam, proto, this.rec[t + R.SRC], ports >>> 16, this.rec[t + R.DST], ports & 0xffff);
   }
 
+  private hashNode(node: number): void {
+    const h = this.nodeHash(node);
+    let i = this.home(h);
+    while (this.slots[i] !== EMPTY) i = i + 1 === this.slotCount ? 0 : i + 1;
+    this.slots[i] = this.slotOf(node, h);
+  }
+
+  /** Removes a node by backward-shift deletion (Knuth TAOCP 6.4 Algorithm R), so no tombstones build up. */
   private unhashNode(node: number): void {
-    const e = node >> 1;
-    const t = e * 4 + (node & 1) * 2;
-    const fam: Family = this.info[e] & I.V6 ? 6 : 4;
-    const b = this.hash(fam, this.protoOf[e], this.addr[t], this.port[t], this.addr[t + 1], this.port[t + 1]);
-    let p = this.heads[b];
-    if (p === node) {
-      this.heads[b] = this.next[node];
-      return;
+    const slots = this.slots;
+    const n = this.slotCount;
+    let hole = this.home(this.nodeHash(node));
+    for (;;) {
+      const s = slots[hole];
+      if (s === EMPTY) return;
+      if ((s & this.nodeMask) === node) break;
+      hole = hole + 1 === n ? 0 : hole + 1;
     }
-    while (p !== NONE) {
-      const nx = this.next[p];
-      if (nx === node) {
-        this.next[p] = this.next[node];
-        return;
+    let j = hole + 1 === n ? 0 : hole + 1;
+    while (slots[j] !== EMPTY) {
+      const k = this.home(this.nodeHash(slots[j] & this.nodeMask));
+      // The slot at j may fill the hole unless its home lies cyclically in (hole, j].
+      const stays = hole <= j ? hole < k && k <= j : hole < k || k <= j;
+      if (!stays) {
+        slots[hole] = slots[j];
+        hole = j;
       }
-      p = nx;
+      j = j + 1 === n ? 0 : j + 1;
     }
+    slots[hole] = EMPTY;
   }
 
   /**
@@ -761,13 +807,13 @@ export class Conntrack implements HelperHost {
   confirm(meta: PacketMeta, now: number): boolean {
     const e = meta.ctEntry;
     if (e === NONE) return true;
-    if (this.statusOf[e] & CtStatus.DYING) {
+    if (this.word(e) & CtStatus.DYING) {
       this.flushPending();
       return true;
     }
-    if (this.statusOf[e] & CtStatus.CONFIRMED) return true;
-    const fam: Family = this.info[e] & I.V6 ? 6 : 4;
-    const proto = this.protoOf[e];
+    if (this.word(e) & CtStatus.CONFIRMED) return true;
+    const fam: Family = this.word(e) & I.V6 ? 6 : 4;
+    const proto = this.protoAt(e);
     for (let dir = 0; dir < 2; dir++) {
       this.src(e, dir, this.tSrc);
       this.dst(e, dir, this.tDst);
@@ -779,8 +825,8 @@ export class Conntrack implements HelperHost {
     }
     this.hashNode(e * 2);
     this.hashNode(e * 2 + 1);
-    this.info[e] |= I.HASHED;
-    this.statusOf[e] |= CtStatus.CONFIRMED;
+    this.rec[e * R.STRIDE + R.STATUS] |= I.HASHED;
+    this.rec[e * R.STRIDE + R.STATUS] |= CtStatus.CONFIRMED;
     return true;
   }
 
@@ -788,19 +834,19 @@ export class Conntrack implements HelperHost {
   discard(meta: PacketMeta): void {
     const e = meta.ctEntry;
     if (e === NONE) return;
-    if (this.statusOf[e] & CtStatus.DYING) this.flushPending();
-    else if (!(this.statusOf[e] & CtStatus.CONFIRMED)) this.free(e);
+    if (this.word(e) & CtStatus.DYING) this.flushPending();
+    else if (!(this.word(e) & CtStatus.CONFIRMED)) this.free(e);
     meta.ctEntry = NONE;
   }
 
   /** nf_ct_kill while a packet still holds the entry: unhash now, free when the packet is done. */
   private kill(e: number): void {
-    if (this.info[e] & I.HASHED) {
+    if (this.word(e) & I.HASHED) {
       this.unhashNode(e * 2);
       this.unhashNode(e * 2 + 1);
-      this.info[e] &= ~I.HASHED;
+      this.rec[e * R.STRIDE + R.STATUS] &= ~I.HASHED;
     }
-    this.statusOf[e] |= CtStatus.DYING;
+    this.rec[e * R.STRIDE + R.STATUS] |= CtStatus.DYING;
     this.pendingFree = e;
   }
 
@@ -814,26 +860,25 @@ export class Conntrack implements HelperHost {
 
   /** Deletes a confirmed entry now (timeout, early drop, reopen). */
   private destroy(e: number): void {
-    if (this.info[e] & I.HASHED) {
+    if (this.word(e) & I.HASHED) {
       this.unhashNode(e * 2);
       this.unhashNode(e * 2 + 1);
-      this.info[e] &= ~I.HASHED;
+      this.rec[e * R.STRIDE + R.STATUS] &= ~I.HASHED;
     }
     this.free(e);
   }
 
   private free(e: number): void {
-    if (!(this.info[e] & I.USED)) return;
-    if (this.info[e] & I.HASHED) {
+    if (!(this.word(e) & I.USED)) return;
+    if (this.word(e) & I.HASHED) {
       this.unhashNode(e * 2);
       this.unhashNode(e * 2 + 1);
     }
     this.onDestroy?.(e);
     if (this.expCount > 0) this.removeExpectationsOf(e);
     this.masters.delete(e);
-    this.info[e] = 0;
-    this.statusOf[e] = 0;
-    this.next[e * 2] = this.freeHead;
+    this.rec[e * R.STRIDE + R.STATUS] = 0;
+    this.rec[e * R.STRIDE + R.MARK] = this.freeHead;
     this.freeHead = e;
     this.used--;
   }
@@ -841,13 +886,14 @@ export class Conntrack implements HelperHost {
   /** Removes expired entries (the GC worker); above 95 % full it also evicts non-ASSURED and closing TCP entries. */
   gc(now: number): void {
     this.flushPending();
+    if (this.clock.due(now)) this.clock.rebase(now, this.rec, this.capacity);
     const pressure = this.used * 100 > this.capacity * 95;
     for (let e = 0; e < this.capacity; e++) {
-      if (!(this.info[e] & I.HASHED)) continue;
-      if (this.expires[e] <= now) this.destroy(e);
+      if (!(this.word(e) & I.HASHED)) continue;
+      if (this.expiresAt(e) <= now) this.destroy(e);
       else if (pressure) {
-        const st = this.statusOf[e];
-        const closing = this.protoOf[e] === Proto.TCP && TcpTracker.canEarlyDrop(this.tcp.stateOf(e));
+        const st = this.word(e);
+        const closing = this.protoAt(e) === Proto.TCP && TcpTracker.canEarlyDrop(this.tcp.stateOf(e));
         if (!(st & CtStatus.ASSURED) || closing) this.destroy(e);
       }
     }
@@ -863,10 +909,10 @@ export class Conntrack implements HelperHost {
   // Tuple and field access for NAT, traces and tests. dir: 0 = ORIGINAL, 1 = REPLY.
 
   family(e: number): Family {
-    return this.info[e] & I.V6 ? 6 : 4;
+    return this.word(e) & I.V6 ? 6 : 4;
   }
   proto(e: number): number {
-    return this.protoOf[e];
+    return this.protoAt(e);
   }
   src(e: number, dir: number, out: Uint32Array): void {
     this.addrOut(e, dir, 0, out);
@@ -875,7 +921,7 @@ export class Conntrack implements HelperHost {
     this.addrOut(e, dir, 1, out);
   }
   private addrOut(e: number, dir: number, which: number, out: Uint32Array): void {
-    if (this.info[e] & I.V6) {
+    if (this.word(e) & I.V6) {
       const w = this.v6Store();
       const o = e * 16 + dir * 8 + which * 4;
       out[0] = w[o];
@@ -883,7 +929,7 @@ export class Conntrack implements HelperHost {
       out[2] = w[o + 2];
       out[3] = w[o + 3];
     } else {
-      out[0] = this.addr[e * 4 + dir * 2 + which];
+      out[0] = this.rec[e * R.STRIDE + dir * R.TUPLE_WORDS + which];
       out[1] = 0;
       out[2] = 0;
       out[3] = 0;
@@ -891,11 +937,11 @@ export class Conntrack implements HelperHost {
   }
   /** Source port (ICMP: the query identifier). */
   sport(e: number, dir: number): number {
-    return this.port[e * 4 + dir * 2];
+    return this.rec[e * R.STRIDE + dir * R.TUPLE_WORDS + R.PORTS] >>> 16;
   }
   /** Destination port (ICMP: type << 8 | code). */
   dport(e: number, dir: number): number {
-    return this.port[e * 4 + dir * 2 + 1];
+    return this.rec[e * R.STRIDE + dir * R.TUPLE_WORDS + R.PORTS] & 0xffff;
   }
 
   /**
@@ -903,7 +949,7 @@ export class Conntrack implements HelperHost {
    * nf_nat_setup_info does). Must be called before `confirm`, which hashes the new reply tuple.
    */
   setReplyTuple(e: number, src: Uint32Array, sport: number, dst: Uint32Array, dport: number): void {
-    const hashed = (this.info[e] & I.HASHED) !== 0;
+    const hashed = (this.word(e) & I.HASHED) !== 0;
     if (hashed) this.unhashNode(e * 2 + 1);
     this.writeTuple(e, CtDir.REPLY, this.family(e), src, sport, dst, dport);
     if (hashed) this.hashNode(e * 2 + 1);
@@ -927,27 +973,27 @@ export class Conntrack implements HelperHost {
 
   /** CtStatus bits. */
   status(e: number): number {
-    return this.statusOf[e];
+    return this.rec[e * R.STRIDE + R.STATUS] & STATUS_MASK;
   }
   /** Sets CtStatus bits (NAT: SRC_NAT, DST_NAT, *_DONE). */
   setStatus(e: number, bits: number): void {
-    this.statusOf[e] |= bits;
+    this.rec[e * R.STRIDE + R.STATUS] |= bits;
   }
   /** L4 state: TCP a TcpState; other protocols 0 unreplied, 1 replied, 2 assured. */
   state(e: number): number {
-    if (this.protoOf[e] === Proto.TCP) return this.tcp.stateOf(e);
-    const st = this.statusOf[e];
+    if (this.protoAt(e) === Proto.TCP) return this.tcp.stateOf(e);
+    const st = this.word(e);
     return st & CtStatus.ASSURED ? 2 : st & CtStatus.SEEN_REPLY ? 1 : 0;
   }
   /** Virtual time (ms) at which the entry expires. */
   timeoutAt(e: number): number {
-    return this.expires[e];
+    return this.expiresAt(e);
   }
   mark(e: number): number {
-    return this.markOf[e];
+    return this.rec[e * R.STRIDE + R.MARK];
   }
   setMark(e: number, m: number): void {
-    this.markOf[e] = m >>> 0;
+    this.rec[e * R.STRIDE + R.MARK] = m;
   }
   /** The master of an EXPECTED entry (nf_nat_follow_master uses it), else NONE. */
   master(e: number): number {
@@ -967,10 +1013,11 @@ export class Conntrack implements HelperHost {
 
   /** `ct helper set` / `-j CT --helper`: attach a helper (CtHelper.FTP or CtHelper.SIP) to an entry. */
   setHelper(e: number, helper: number): void {
-    this.info[e] = (this.info[e] & 0x0f) | ((helper & 0x0f) << I.HELPER_SHIFT);
+    const i = e * R.STRIDE + R.STATUS;
+    this.rec[i] = (this.rec[i] & ~(HELPER_MASK << I.HELPER_SHIFT)) | ((helper & HELPER_MASK) << I.HELPER_SHIFT);
   }
   helper(e: number): number {
-    return this.info[e] >> I.HELPER_SHIFT;
+    return (this.rec[e * R.STRIDE + R.STATUS] >>> I.HELPER_SHIFT) & HELPER_MASK;
   }
 
   /**
@@ -1082,7 +1129,7 @@ export class Conntrack implements HelperHost {
   /** nf_ct_find_expectation against the new entry's ORIGINAL tuple. */
   private matchExpectation(e: number, now: number): boolean {
     const fam = this.family(e);
-    const proto = this.protoOf[e];
+    const proto = this.protoAt(e);
     this.src(e, 0, this.tSrc);
     this.dst(e, 0, this.tDst);
     const sport = this.sport(e, 0);
@@ -1096,7 +1143,7 @@ export class Conntrack implements HelperHost {
         continue;
       }
       if (this.expFlags[x] & ExpectFlag.INACTIVE) continue;
-      if (!(this.statusOf[m] & CtStatus.CONFIRMED)) continue;
+      if (!(this.word(m) & CtStatus.CONFIRMED)) continue;
       if (this.expInfo[x] !== (fam === 6 ? 1 : 0) || this.expProto[x] !== proto) continue;
       if (this.expPort[x * 2 + 1] !== dport) continue;
       if (this.expPort[x * 2] !== 0 && this.expPort[x * 2] !== sport) continue;
@@ -1106,7 +1153,7 @@ export class Conntrack implements HelperHost {
         else if (this.expSrcAny[x] === 0 && this.expAddr[x * 8 + i] !== this.tSrc[i]) ok = false;
       }
       if (!ok) continue;
-      this.statusOf[e] |= CtStatus.EXPECTED;
+      this.rec[e * R.STRIDE + R.STATUS] |= CtStatus.EXPECTED;
       this.masters.set(e, m);
       const h = this.helper(m);
       if (h !== CtHelper.NONE && h === CtHelper.SIP) this.setHelper(e, h);
@@ -1144,7 +1191,7 @@ export class Conntrack implements HelperHost {
     const s = new Uint32Array(4);
     const d = new Uint32Array(4);
     for (let e = 0; e < this.capacity; e++) {
-      if (!(this.info[e] & I.USED) || this.statusOf[e] & CtStatus.DYING) continue;
+      if (!(this.word(e) & I.USED) || this.word(e) & CtStatus.DYING) continue;
       const family = this.family(e);
       const tuple = (dir: number): ConntrackTupleView => {
         this.src(e, dir, s);
@@ -1160,19 +1207,19 @@ export class Conntrack implements HelperHost {
       out.push({
         id: e,
         family,
-        proto: this.protoOf[e],
+        proto: this.protoAt(e),
         state:
-          this.protoOf[e] === Proto.TCP
+          this.protoAt(e) === Proto.TCP
             ? (TCP_STATE_NAMES[st] ?? "NONE")
             : st === 2
               ? "ASSURED"
               : st === 1
                 ? "REPLIED"
                 : "UNREPLIED",
-        status: this.statusOf[e],
-        confirmed: (this.statusOf[e] & CtStatus.CONFIRMED) !== 0,
-        timeoutAt: this.expires[e],
-        mark: this.markOf[e],
+        status: this.status(e),
+        confirmed: (this.word(e) & CtStatus.CONFIRMED) !== 0,
+        timeoutAt: this.expiresAt(e),
+        mark: this.mark(e),
         helper: this.helper(e),
         master: this.master(e),
         original: tuple(0),

@@ -7,6 +7,8 @@ import { CtDir, CtStatus, NONE, TcpFlag } from "../packet-meta.js";
 import type { PacketMeta } from "../packet-meta.js";
 import { readU32 } from "../../wire/bytes.js";
 import { TcpState, type TcpTimeouts } from "./timeouts.js";
+import { R, STATUS_MASK } from "./entry-layout.js";
+import type { ExpiryClock } from "./entry-layout.js";
 
 /** enum tcp_bit_set: the row of the transition table a segment selects. */
 export const TcpIndex = { SYN: 0, SYNACK: 1, FIN: 2, ACK: 3, RST: 4, NONE: 5 } as const;
@@ -130,9 +132,10 @@ const MAXACKWINCONST = 66000;
 /** Outcome of the RST checks in the CLOSE transition. */
 const RstCheck = { WINDOW: 0, SKIP_WINDOW: 1, INVALID: 2, KEEP_STATE: 3 } as const;
 /**
- * One 64-byte record per entry (one cache line on the established path): per direction td_end, td_maxend,
- * td_maxwin, td_maxack (words 0–7); both directions' td_scale|flags (word 8, 16 bits each); last_seq, last_ack,
- * last_end (9–11); last_win | last_info << 16 | last_wscale+retrans << 24 (12); the state (13).
+ * struct ip_ct_tcp in 13 words of the entry's record (entry-layout.ts R.TCP): per direction td_end, td_maxend,
+ * td_maxwin, td_maxack (words 0–7); word 8 packs each direction's td_scale|flags in 10 bits (dir 0 at bit 0, dir 1
+ * at bit 16) and the state at bit 10; last_seq, last_ack, last_end (9–11); last_win | last_info << 16 |
+ * last_wscale+retrans << 24 (12).
  */
 const W = {
   END: 0,
@@ -143,9 +146,9 @@ const W = {
   WFLAGS: 8,
   LAST: 9,
   LAST_PACKED: 12,
-  STATE: 13,
-  PER_ENTRY: 16,
 } as const;
+/** Bits of word W.WFLAGS: a direction's td_scale|flags field, and where the state sits. */
+const WF = { DIR_SHIFT: 16, MASK: 0x3ff, STATE_SHIFT: 10, STATE_MASK: 0x3f } as const;
 
 /** TCP header layout needed to walk options (RFC 9293 §3.1). */
 const TCP_HDR = { DATA_OFF: 12, MIN_LEN: 20 } as const;
@@ -176,65 +179,65 @@ export interface TcpTrackerOptions {
 }
 
 export class TcpTracker {
-  /** The per-entry records (see W). */
-  readonly win: Uint32Array;
-
   /** Output of `packet`: the timeout to apply (ms), or -1 for no refresh, and why an INVALID/IGNORE happened. */
   timeout = -1;
   cause: number = TcpCause.NONE;
 
+  /** `rec` is the conntrack table's entry records (entry-layout.ts); `clock` encodes their expiry times. */
   constructor(
-    capacity: number,
+    private readonly win: Uint32Array,
     private readonly opts: TcpTrackerOptions,
     private readonly timeouts: TcpTimeouts,
-    private readonly status: Uint16Array,
-    private readonly expires: Float64Array,
-  ) {
-    this.win = new Uint32Array(capacity * W.PER_ENTRY);
-  }
+    private readonly clock: ExpiryClock,
+  ) {}
 
   stateOf(e: number): number {
-    return this.win[e * W.PER_ENTRY + W.STATE];
+    return (this.win[e * R.STRIDE + R.TCP + W.WFLAGS] >>> WF.STATE_SHIFT) & WF.STATE_MASK;
   }
   private setState(e: number, st: number): void {
-    this.win[e * W.PER_ENTRY + W.STATE] = st;
+    const i = e * R.STRIDE + R.TCP + W.WFLAGS;
+    this.win[i] = (this.win[i] & ~(WF.STATE_MASK << WF.STATE_SHIFT)) | (st << WF.STATE_SHIFT);
+  }
+  /** The entry's CtStatus bits. */
+  private status(e: number): number {
+    return this.win[e * R.STRIDE + R.STATUS] & STATUS_MASK;
   }
   private wf(e: number, dir: number): number {
-    return (this.win[e * W.PER_ENTRY + W.WFLAGS] >>> (dir * 16)) & 0xffff;
+    return (this.win[e * R.STRIDE + R.TCP + W.WFLAGS] >>> (dir * WF.DIR_SHIFT)) & WF.MASK;
   }
   private setWf(e: number, dir: number, v: number): void {
-    const i = e * W.PER_ENTRY + W.WFLAGS;
-    const shift = dir * 16;
-    this.win[i] = (this.win[i] & ~(0xffff << shift)) | ((v & 0xffff) << shift);
+    const i = e * R.STRIDE + R.TCP + W.WFLAGS;
+    const shift = dir * WF.DIR_SHIFT;
+    this.win[i] = (this.win[i] & ~(WF.MASK << shift)) | ((v & WF.MASK) << shift);
   }
   private lastWin(e: number): number {
-    return this.win[e * W.PER_ENTRY + W.LAST_PACKED] & 0xffff;
+    return this.win[e * R.STRIDE + R.TCP + W.LAST_PACKED] & 0xffff;
   }
   private setLastWin(e: number, v: number): void {
-    const i = e * W.PER_ENTRY + W.LAST_PACKED;
+    const i = e * R.STRIDE + R.TCP + W.LAST_PACKED;
     this.win[i] = (this.win[i] & 0xffff0000) | (v & 0xffff);
   }
   private lastInfo(e: number): number {
-    return (this.win[e * W.PER_ENTRY + W.LAST_PACKED] >>> 16) & 0xff;
+    return (this.win[e * R.STRIDE + R.TCP + W.LAST_PACKED] >>> 16) & 0xff;
   }
   private setLastInfo(e: number, v: number): void {
-    const i = e * W.PER_ENTRY + W.LAST_PACKED;
+    const i = e * R.STRIDE + R.TCP + W.LAST_PACKED;
     this.win[i] = (this.win[i] & 0xff00ffff) | ((v & 0xff) << 16);
   }
   private lastScaleRetrans(e: number): number {
-    return this.win[e * W.PER_ENTRY + W.LAST_PACKED] >>> 24;
+    return this.win[e * R.STRIDE + R.TCP + W.LAST_PACKED] >>> 24;
   }
   private setLastScaleRetrans(e: number, v: number): void {
-    const i = e * W.PER_ENTRY + W.LAST_PACKED;
+    const i = e * R.STRIDE + R.TCP + W.LAST_PACKED;
     this.win[i] = (this.win[i] & 0x00ffffff) | ((v & 0xff) << 24);
   }
   /** UDP's stream_ts (ms) lives in the same record, as in the kernel's union nf_conntrack_proto. */
   udpStreamTs(e: number): number {
-    const i = e * W.PER_ENTRY + W.LAST;
+    const i = e * R.STRIDE + R.TCP + W.LAST;
     return this.win[i + 1] * 0x100000000 + this.win[i];
   }
   setUdpStreamTs(e: number, ms: number): void {
-    const i = e * W.PER_ENTRY + W.LAST;
+    const i = e * R.STRIDE + R.TCP + W.LAST;
     this.win[i] = ms % 0x100000000;
     this.win[i + 1] = Math.floor(ms / 0x100000000);
   }
@@ -272,7 +275,7 @@ export class TcpTracker {
 
   /** Window-scale and SACK state of one direction, for tests and traces. */
   windowOf(e: number, dir: number): { end: number; maxend: number; maxwin: number; scale: number } {
-    const w = e * W.PER_ENTRY + dir * W.PER_DIR;
+    const w = e * R.STRIDE + R.TCP + dir * W.PER_DIR;
     return { end: this.win[w], maxend: this.win[w + 1], maxwin: this.win[w + 2], scale: this.scale(e, dir) };
   }
 
@@ -366,7 +369,7 @@ export class TcpTracker {
     this.clear(e);
     const end = TcpTracker.end(meta);
     const maxwin = meta.window === 0 ? 1 : meta.window;
-    const w = e * W.PER_ENTRY;
+    const w = e * R.STRIDE + R.TCP;
     this.win[w + W.END] = end;
     this.win[w + W.MAXWIN] = maxwin;
     if (ns === TcpState.SYN_SENT) {
@@ -383,12 +386,13 @@ export class TcpTracker {
   }
 
   clear(e: number): void {
-    this.win.fill(0, e * W.PER_ENTRY, (e + 1) * W.PER_ENTRY);
+    const t = e * R.STRIDE + R.TCP;
+    this.win.fill(0, t, t + R.TCP_WORDS);
   }
 
   /** tcp_init_sender: first SYN/ACK, or a SYN from the reply side (simultaneous open). */
   private initSender(e: number, dir: number, meta: PacketMeta, end: number, win: number): void {
-    const s = e * W.PER_ENTRY + dir * W.PER_DIR;
+    const s = e * R.STRIDE + R.TCP + dir * W.PER_DIR;
     this.win[s + W.END] = end;
     this.win[s + W.MAXEND] = end;
     this.win[s + W.MAXWIN] = win === 0 ? 1 : win;
@@ -409,8 +413,8 @@ export class TcpTracker {
 
   /** tcp_in_window. */
   private inWindow(e: number, dir: number, index: number, meta: PacketMeta, state: number): number {
-    const s = e * W.PER_ENTRY + dir * W.PER_DIR;
-    const r = e * W.PER_ENTRY + (1 - dir) * W.PER_DIR;
+    const s = e * R.STRIDE + R.TCP + dir * W.PER_DIR;
+    const r = e * R.STRIDE + R.TCP + (1 - dir) * W.PER_DIR;
     const win32 = this.win;
     const fl = meta.tcpFlags;
     const syn = (fl & TcpFlag.SYN) !== 0;
@@ -500,7 +504,7 @@ export class TcpTracker {
 
     // Retransmission counting for tcp_max_retrans.
     if (index === TcpIndex.ACK) {
-      const l = e * W.PER_ENTRY + W.LAST;
+      const l = e * R.STRIDE + R.TCP + W.LAST;
       if (
         this.lastDir(e) === dir &&
         this.win[l] === seq &&
@@ -524,13 +528,14 @@ export class TcpTracker {
 
   /** nf_tcp_handle_invalid: an out-of-window FIN/RST answering one from the other side shortens an ASSURED entry. */
   private handleInvalid(e: number, dir: number, index: number, now: number): void {
-    if (!(this.status[e] & CtStatus.ASSURED)) return;
+    if (!(this.status(e) & CtStatus.ASSURED)) return;
     if (index !== TcpIndex.RST && index !== TcpIndex.FIN) return;
     const li = this.lastIndex(e);
     if (this.lastDir(e) !== dir && (li === TcpIndex.FIN || li === TcpIndex.RST)) {
-      const left = this.expires[e] - now;
+      const x = e * R.STRIDE + R.EXPIRES;
+      const left = this.clock.decode(this.win[x]) - now;
       if (left < 120_000) return;
-      if (left > this.timeouts.unack) this.expires[e] = now + this.timeouts.unack;
+      if (left > this.timeouts.unack) this.win[x] = this.clock.encode(now + this.timeouts.unack);
     } else this.setLast(e, index, dir);
   }
 
@@ -547,7 +552,7 @@ export class TcpTracker {
     const index = tcpIndex(fl);
     let ns = TRANSITIONS[(dir * 6 + index) * 10 + old];
     let skipWindow = false;
-    const l = e * W.PER_ENTRY + W.LAST;
+    const l = e * R.STRIDE + R.TCP + W.LAST;
 
     switch (ns) {
       case TcpState.SYN_SENT:
@@ -571,7 +576,7 @@ export class TcpTracker {
           // b) the SYN/ACK answers a SYN we ignored: both ends are in sync, we are not — resync from the annotation.
           old = TcpState.SYN_SENT;
           ns = TcpState.SYN_RECV;
-          const w = e * W.PER_ENTRY + ld * W.PER_DIR;
+          const w = e * R.STRIDE + R.TCP + ld * W.PER_DIR;
           this.win[w + W.END] = this.win[l + 2];
           this.win[w + W.MAXEND] = this.win[l + 2];
           this.win[w + W.MAXWIN] = this.lastWin(e) === 0 ? 1 : this.lastWin(e);
@@ -585,7 +590,7 @@ export class TcpTracker {
               (lf & L.SACK_PERM ? F.SACK_PERM : 0) |
               (this.flags(e, ld) & F.BE_LIBERAL),
           );
-          const o = e * W.PER_ENTRY + dir * W.PER_DIR;
+          const o = e * R.STRIDE + R.TCP + dir * W.PER_DIR;
           this.win.fill(0, o, o + W.PER_DIR);
           this.setScale(e, dir, 0);
           this.setFlags(e, dir, this.flags(e, dir) & F.BE_LIBERAL);
@@ -682,7 +687,7 @@ export class TcpTracker {
     else if (this.lastWin(e) === 0 && byState > t.retrans) timeout = t.retrans;
     else timeout = byState;
 
-    const st = this.status[e];
+    const st = this.status(e);
     if (!(st & CtStatus.SEEN_REPLY)) {
       // "If only reply is a RST, we can consider ourselves not to have an established connection" (--RR).
       if (fl & TcpFlag.RST) return TcpVerdict.KILL;
@@ -694,7 +699,7 @@ export class TcpTracker {
       (old === TcpState.SYN_RECV || old === TcpState.ESTABLISHED) &&
       ns === TcpState.ESTABLISHED
     ) {
-      this.status[e] = st | CtStatus.ASSURED;
+      this.win[e * R.STRIDE + R.STATUS] |= CtStatus.ASSURED;
     }
     this.timeout = timeout;
     return TcpVerdict.ACCEPT;
@@ -702,14 +707,14 @@ export class TcpTracker {
 
   /** The RST checks of nf_conntrack_tcp_packet's TCP_CONNTRACK_CLOSE case (RFC 5961 §3.2 and aborted SYNs). */
   private closeByRst(e: number, dir: number, old: number, meta: PacketMeta): number {
-    const l = e * W.PER_ENTRY + W.LAST;
+    const l = e * R.STRIDE + R.TCP + W.LAST;
     const seq = meta.seq >>> 0;
     let keep = false;
     // td_maxack might be outdated if we let a SYN through earlier.
     if (this.flags(e, 1 - dir) & F.MAXACK_SET && this.lastIndex(e) !== TcpIndex.SYN) {
-      const established = old === TcpState.ESTABLISHED && (this.status[e] & CtStatus.ASSURED) !== 0;
+      const established = old === TcpState.ESTABLISHED && (this.status(e) & CtStatus.ASSURED) !== 0;
       if (seq === 0 && !established) return RstCheck.WINDOW;
-      const maxack = this.win[e * W.PER_ENTRY + (1 - dir) * W.PER_DIR + W.MAXACK];
+      const maxack = this.win[e * R.STRIDE + R.TCP + (1 - dir) * W.PER_DIR + W.MAXACK];
       if (before(seq, maxack) && !this.opts.ignoreInvalidRst) return RstCheck.INVALID;
       if (!established || seq === maxack) return RstCheck.WINDOW;
       // A RST at the end of a data train is exact too.
@@ -719,8 +724,8 @@ export class TcpTracker {
     }
     const li = this.lastIndex(e);
     if (
-      ((this.status[e] & CtStatus.SEEN_REPLY && li === TcpIndex.SYN) ||
-        (!(this.status[e] & CtStatus.ASSURED) && li === TcpIndex.ACK)) &&
+      ((this.status(e) & CtStatus.SEEN_REPLY && li === TcpIndex.SYN) ||
+        (!(this.status(e) & CtStatus.ASSURED) && li === TcpIndex.ACK)) &&
       meta.ack >>> 0 === this.win[l + 2]
     )
       return RstCheck.SKIP_WINDOW; // RST answering a SYN or half-open ACK we let through
