@@ -1,9 +1,11 @@
 // The `mallory` command (ARCHITECTURE.md "Command-line contract"). The CLI is thin (STYLE.md §16): it parses
 // arguments, calls the library and renders; errors become one line and an exit code, never a stack trace.
-import { Command, CommanderError } from "@commander-js/extra-typings";
+import { Command, CommanderError, Option } from "@commander-js/extra-typings";
 import pkg from "../../package.json" with { type: "json" };
 import { summarizeCapture, formatSummaryLine, type PacketSummary } from "./pcap-summary.js";
 import { demo } from "./demo.js";
+import { validateCommand } from "./validate.js";
+import { IMPORT_TYPES, runImport } from "./import.js";
 
 /** Exit codes of the command-line contract: 0 success, 1 findings or invalid input, 2 usage error. */
 export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
@@ -68,11 +70,34 @@ export function buildProgram(io: CliIo, exit: ExitState = { code: ExitCode.OK })
     });
 
   program
+    .command("validate")
+    .description("check a network file: print file:line:col messages for every problem, or a one-line summary")
+    .argument("<network>", "network description (YAML, see examples/seed-home.yaml)")
+    .action(async (file) => {
+      const outcome = await validateCommand(file);
+      io.out(outcome.output);
+      exit.code = outcome.exitCode;
+    });
+
+  program
     .command("demo")
     .description("replay the seed discussion on the engine: each attack on seed-home and seed-home-hardened")
     .option("--json", "print one JSON object with every step, its outcome, the deciding rule and the packets")
     .action((options) => {
       io.out(demo({ json: options.json === true, color: io.color && program.opts().color }));
+    });
+
+  program
+    .command("import")
+    .description("show a ruleset as Mallory understands it: chains in hook order, each rule with its origin")
+    .argument("<file>", "ruleset file: nftables text (with relative includes) or `nft -j list ruleset` JSON")
+    .addOption(new Option("--type <type>", "input format").choices(IMPORT_TYPES).makeOptionMandatory())
+    .option("--json", 'print {"tables": [...]} with chains, rules, origins and the rules\' IR')
+    .action((file, options) => {
+      const r = runImport(file, options.type, options.json === true);
+      if (r.err !== "") io.err(r.err);
+      if (r.out !== "") io.out(r.out);
+      if (r.failed) exit.code = ExitCode.FAILURE;
     });
 
   return program;

@@ -299,6 +299,11 @@ function compileStatement(s: Statement, ref: RuleRef, scope: TableScope, b: Buil
       return { ok: true, value: { op: "notrack" } };
     case "ct-helper-set":
       return { ok: true, value: { op: "helper", name: s.name } };
+    case "tcp-mss-set":
+      // The twin's flows carry no MSS-dependent behaviour, so the clamp compiles to an always-true step.
+      if (s.size !== "rt-mtu" && !(Number.isInteger(s.size) && s.size >= 0 && s.size <= 0xffff))
+        return fail("bad-value", `bad MSS ${String(s.size)}`, origin);
+      return { ok: true, value: { op: "match", test: alwaysTrue } };
     case "vmap": {
       const info = selectorInfo(s.key, origin);
       if (!info.ok) return info;
@@ -336,6 +341,8 @@ function compileStatement(s: Statement, ref: RuleRef, scope: TableScope, b: Buil
       return assertNever(s);
   }
 }
+
+const alwaysTrue: Test = () => true;
 
 function compileNat(
   s: Extract<Statement, { kind: "snat" | "dnat" | "masquerade" | "redirect" }>,

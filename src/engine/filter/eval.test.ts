@@ -490,3 +490,19 @@ describe("compile errors (what nft refuses at load time)", () => {
     ).toBe("unknown-symbol");
   });
 });
+
+describe("reject with tcp reset", () => {
+  it("matches only TCP, as nft's implicit `meta l4proto tcp` dependency makes it", () => {
+    line = 0;
+    const resetRule = rule({ kind: "reject", with: { type: "tcp-reset" } });
+    const f = filterOf({ tables: [table([base("input", "input", 0, "drop", [resetRule])])] });
+    const ctx = newEvalContext();
+    const tcp = f.evaluateHook("input", packet({ proto: Proto.TCP }), ctx).verdict;
+    expect(tcp).toMatchObject({ kind: "reject", reply: { kind: "tcp-reset" } });
+    expect(causeLine(tcp)).toBe(resetRule.origin.line);
+    // A UDP packet falls through the rule to the chain's policy instead of being answered with a reset.
+    const udp = f.evaluateHook("input", packet({ proto: Proto.UDP, dport: 53 }), ctx).verdict;
+    expect(udp).toMatchObject({ kind: "drop" });
+    expect(causeLine(udp)).toBe("policy input");
+  });
+});

@@ -6,6 +6,7 @@
 // Nothing here allocates per packet unless the caller asked for a trace.
 
 import type { PacketMeta } from "../packet-meta.js";
+import { Proto } from "../packet-meta.js";
 import type { CompiledChain, CompiledRuleset, CompiledVerdict } from "./compile.js";
 import { JUMP_STACK_SIZE, hookIndex } from "./compile.js";
 import type { EvalContext } from "./context.js";
@@ -253,7 +254,12 @@ export class Filter {
   }
 
   private familyCheck(v: CompiledVerdict, meta: PacketMeta): CompiledVerdict | null {
-    if (v.t === "reject" && (meta.family === 4 ? v.v4 : v.v6) === null) return null;
+    if (v.t !== "reject") return v;
+    const out = meta.family === 4 ? v.v4 : v.v6;
+    if (out === null) return null;
+    // nft adds an implicit `meta l4proto tcp` to `reject with tcp reset` (evaluate.c stmt_reject dependency), so the
+    // rule never matches other protocols.
+    if (out.kind === "reject" && out.reply.kind === "tcp-reset" && meta.proto !== Proto.TCP) return null;
     return v;
   }
 }

@@ -156,6 +156,8 @@ export type Statement =
   | { readonly kind: "redirect"; readonly port?: PortRange; readonly flags?: readonly NatFlag[] }
   | { readonly kind: "notrack" }
   | { readonly kind: "ct-helper-set"; readonly name: string }
+  /** `tcp option maxseg size set rt mtu | N` (fw4's MSS clamping): rewrites a SYN's option, no filtering effect. */
+  | { readonly kind: "tcp-mss-set"; readonly size: "rt-mtu" | number }
   | { readonly kind: "vmap"; readonly key: Selector; readonly map: VerdictMapRef };
 
 export type VerdictMapRef =
