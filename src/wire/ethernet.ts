@@ -16,8 +16,13 @@ export const EthernetField = {
 } as const;
 const F = EthernetField;
 
-export const ETHERNET_HEADER_LEN = 14;
-export const VLAN_TAG_LEN = 4;
+// The views read these module-private names; the exported ones are live ESM bindings other modules import.
+const HEADER_LEN = 14;
+const TAG_LEN = 4;
+const TAGGED_HEADER_LEN = HEADER_LEN + TAG_LEN;
+
+export const ETHERNET_HEADER_LEN = HEADER_LEN;
+export const VLAN_TAG_LEN = TAG_LEN;
 export const MAC_LEN = 6;
 
 /** IEEE ether types; an open set (STYLE.md §10): any other value is carried as is. */
@@ -55,12 +60,21 @@ function badSpan(bytes: Uint8Array, at: number, len: number): boolean {
   return !(Number.isInteger(at) && Number.isInteger(len) && at >= 0 && len >= 0 && at + len <= bytes.length);
 }
 
+const TPID_VLAN = EtherType.VLAN;
+const NO_BYTES = new Uint8Array(0);
+
 export class EthernetView {
-  constructor(
-    public bytes: Uint8Array = new Uint8Array(0),
-    public at = 0,
-    public len: number = bytes.length - at,
-  ) {}
+  // Fields are created here, in this order and with these kinds (array, small integers), so every view shares
+  // one hidden class and the datapath's property accesses stay monomorphic.
+  bytes: Uint8Array = NO_BYTES;
+  at = 0;
+  len = 0;
+
+  constructor(bytes: Uint8Array = NO_BYTES, at = 0, len: number = bytes.length - at) {
+    this.bytes = bytes;
+    this.at = at;
+    this.len = len;
+  }
 
   wrap(bytes: Uint8Array, at = 0, len: number = bytes.length - at): this {
     this.bytes = bytes;
@@ -71,13 +85,22 @@ export class EthernetView {
 
   /** Validates the header length (and the tag when present) once; afterwards no getter reads out of bounds. */
   check(): WireError | null {
-    const { bytes, at, len } = this;
-    if (badSpan(bytes, at, len)) return err("ethernet", "buffer", at, "span outside the buffer").error;
-    if (len < ETHERNET_HEADER_LEN) return truncated(at, len, ETHERNET_HEADER_LEN).error;
-    if (readU16(bytes, at + F.ETHERTYPE) === EtherType.VLAN && len < ETHERNET_HEADER_LEN + VLAN_TAG_LEN) {
-      return truncated(at, len, ETHERNET_HEADER_LEN + VLAN_TAG_LEN).error;
+    const b = this.bytes;
+    const at = this.at;
+    const len = this.len;
+    // Success path first, without allocating: an in-bounds integer span holding the header, and the tag too
+    // when the frame is tagged. Anything else is diagnosed by `checkFrame`, which decides exactly as before.
+    if (
+      (at | 0) === at &&
+      (len | 0) === len &&
+      at >= 0 &&
+      len >= HEADER_LEN &&
+      at + len <= b.length &&
+      (len >= TAGGED_HEADER_LEN || ((b[at + F.ETHERTYPE] << 8) | b[at + F.ETHERTYPE + 1]) !== TPID_VLAN)
+    ) {
+      return null;
     }
-    return null;
+    return checkFrame(b, at, len);
   }
 
   get dstOffset(): number {
@@ -102,14 +125,21 @@ export class EthernetView {
 
   /** The outer ether type (0x8100 for a tagged frame). */
   get outerEtherType(): number {
-    return readU16(this.bytes, this.at + F.ETHERTYPE);
+    const b = this.bytes;
+    const i = this.at + F.ETHERTYPE;
+    return (b[i] << 8) | b[i + 1];
   }
   get hasVlan(): boolean {
-    return this.outerEtherType === EtherType.VLAN;
+    return this.outerEtherType === TPID_VLAN;
   }
   /** The payload's ether type: the inner one when tagged. Writing it keeps the tag. */
   get etherType(): number {
-    return readU16(this.bytes, this.at + (this.hasVlan ? F.VLAN_ETHERTYPE : F.ETHERTYPE));
+    const b = this.bytes;
+    const i = this.at + F.ETHERTYPE;
+    const outer = (b[i] << 8) | b[i + 1];
+    if (outer !== TPID_VLAN) return outer;
+    const j = this.at + F.VLAN_ETHERTYPE;
+    return (b[j] << 8) | b[j + 1];
   }
   set etherType(t: number) {
     writeU16(this.bytes, this.at + (this.hasVlan ? F.VLAN_ETHERTYPE : F.ETHERTYPE), t);
@@ -142,7 +172,7 @@ export class EthernetView {
   }
 
   get headerLength(): number {
-    return this.hasVlan ? ETHERNET_HEADER_LEN + VLAN_TAG_LEN : ETHERNET_HEADER_LEN;
+    return this.outerEtherType === TPID_VLAN ? TAGGED_HEADER_LEN : HEADER_LEN;
   }
   get payloadOffset(): number {
     return this.at + this.headerLength;
@@ -150,6 +180,16 @@ export class EthernetView {
   get payload(): Uint8Array {
     return this.bytes.subarray(this.payloadOffset, this.at + this.len);
   }
+}
+
+/** The full diagnosis behind `EthernetView.check` (off the success path, so the check itself stays small). */
+function checkFrame(bytes: Uint8Array, at: number, len: number): WireError | null {
+  if (badSpan(bytes, at, len)) return err("ethernet", "buffer", at, "span outside the buffer").error;
+  if (len < ETHERNET_HEADER_LEN) return truncated(at, len, ETHERNET_HEADER_LEN).error;
+  if (readU16(bytes, at + F.ETHERTYPE) === EtherType.VLAN && len < ETHERNET_HEADER_LEN + VLAN_TAG_LEN) {
+    return truncated(at, len, ETHERNET_HEADER_LEN + VLAN_TAG_LEN).error;
+  }
+  return null;
 }
 
 function truncated(at: number, len: number, need: number): { readonly ok: false; readonly error: WireError } {

@@ -3,7 +3,7 @@
 // bytes past the total length (Ethernet padding of short frames) belong to the link, not to the packet, and are
 // dropped by `parse`.
 
-import { readU16, readU32, writeU16, writeU32 } from "./bytes.js";
+import { readU16, writeU16, writeU32 } from "./bytes.js";
 import { internetChecksum, updateChecksum16, updateChecksum32 } from "./checksum.js";
 import { err, ok } from "./result.js";
 import type { Result, WireError } from "./result.js";
@@ -23,11 +23,15 @@ export const Ipv4Field = {
 } as const;
 const F = Ipv4Field;
 
-export const IPV4_HEADER_LEN = 20;
+// The views read these module-private names; the exported ones are live ESM bindings other modules import.
+const HEADER_LEN = 20;
+const VERSION = 4;
+
+export const IPV4_HEADER_LEN = HEADER_LEN;
 /** IHL is 4 bits of 32-bit words: 60 bytes at most, so 40 bytes of options. */
 export const IPV4_MAX_HEADER_LEN = 60;
 export const IPV4_MAX_LENGTH = 0xffff;
-export const IPV4_VERSION = 4;
+export const IPV4_VERSION = VERSION;
 
 /** IANA protocol numbers; an open set (STYLE.md §10). */
 export const IpProtocol = {
@@ -67,6 +71,7 @@ const FRAG_OFFSET_MASK = 0x1fff;
 const IHL_MASK = 0x0f;
 const ECN_MASK = 0x03;
 const WORD = 4;
+const VERSION_SHIFT = 4;
 
 export interface Ipv4Repr {
   /** Differentiated services code point (6 bits) and ECN (2 bits) of the former TOS byte (RFC 2474, RFC 3168). */
@@ -95,12 +100,20 @@ function badSpan(bytes: Uint8Array, at: number, len: number): boolean {
   return !(Number.isInteger(at) && Number.isInteger(len) && at >= 0 && len >= 0 && at + len <= bytes.length);
 }
 
+const NO_BYTES = new Uint8Array(0);
+
 export class Ipv4View {
-  constructor(
-    public bytes: Uint8Array = new Uint8Array(0),
-    public at = 0,
-    public len: number = bytes.length - at,
-  ) {}
+  // Fields are created here, in this order and with these kinds (array, small integers), so every view shares
+  // one hidden class and the datapath's property accesses stay monomorphic.
+  bytes: Uint8Array = NO_BYTES;
+  at = 0;
+  len = 0;
+
+  constructor(bytes: Uint8Array = NO_BYTES, at = 0, len: number = bytes.length - at) {
+    this.bytes = bytes;
+    this.at = at;
+    this.len = len;
+  }
 
   wrap(bytes: Uint8Array, at = 0, len: number = bytes.length - at): this {
     this.bytes = bytes;
@@ -114,31 +127,22 @@ export class Ipv4View {
    * within the buffer. The checksum is not checked here (`verifyChecksum`).
    */
   check(): WireError | null {
-    const { bytes, at, len } = this;
-    if (badSpan(bytes, at, len)) return err("ipv4", "buffer", at, "span outside the buffer").error;
-    if (len < IPV4_HEADER_LEN) {
-      return err("ipv4", "header", at, `${len} bytes, shorter than the ${IPV4_HEADER_LEN}-byte header`).error;
+    const b = this.bytes;
+    const at = this.at;
+    const len = this.len;
+    // Success path first, without allocating; anything it does not accept is diagnosed by `checkHeader`, which
+    // decides exactly as before (and also accepts the rare valid span this test is too strict for).
+    if ((at | 0) === at && (len | 0) === len && at >= 0 && len >= HEADER_LEN && at + len <= b.length) {
+      const verIhl = b[at + F.VER_IHL];
+      const hl = (verIhl & IHL_MASK) * WORD;
+      const total = (b[at + F.LENGTH] << 8) | b[at + F.LENGTH + 1];
+      if (verIhl >>> VERSION_SHIFT === VERSION && hl >= HEADER_LEN && hl <= total && total <= len) return null;
     }
-    if (this.version !== IPV4_VERSION) {
-      return err("ipv4", "version", at + F.VER_IHL, `version ${this.version}, expected 4`).error;
-    }
-    const hl = this.headerLength;
-    if (hl < IPV4_HEADER_LEN) return err("ipv4", "ihl", at + F.VER_IHL, `IHL ${hl / WORD} is below 5`).error;
-    if (hl > len) {
-      return err("ipv4", "ihl", at + F.VER_IHL, `header length ${hl} runs past the ${len} bytes given`).error;
-    }
-    const total = this.totalLength;
-    if (total < hl) {
-      return err("ipv4", "total-length", at + F.LENGTH, `total length ${total} below header length ${hl}`).error;
-    }
-    if (total > len) {
-      return err("ipv4", "total-length", at + F.LENGTH, `total length ${total} exceeds the ${len} bytes given`).error;
-    }
-    return null;
+    return checkHeader(b, at, len);
   }
 
   get version(): number {
-    return this.bytes[this.at + F.VER_IHL] >>> 4;
+    return this.bytes[this.at + F.VER_IHL] >>> VERSION_SHIFT;
   }
   /** Header length in bytes (IHL × 4). */
   get headerLength(): number {
@@ -184,7 +188,9 @@ export class Ipv4View {
   }
   /** Fragment offset in 8-byte units. */
   get fragmentOffset(): number {
-    return readU16(this.bytes, this.at + F.FLG_OFF) & FRAG_OFFSET_MASK;
+    const b = this.bytes;
+    const i = this.at + F.FLG_OFF;
+    return ((b[i] << 8) | b[i + 1]) & FRAG_OFFSET_MASK;
   }
   set fragmentOffset(v: number) {
     const p = this.at + F.FLG_OFF;
@@ -213,13 +219,17 @@ export class Ipv4View {
     writeU16(this.bytes, this.at + F.CHECKSUM, v);
   }
   get src(): number {
-    return readU32(this.bytes, this.at + F.SRC);
+    const b = this.bytes;
+    const i = this.at + F.SRC;
+    return ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
   }
   set src(a: number) {
     writeU32(this.bytes, this.at + F.SRC, a);
   }
   get dst(): number {
-    return readU32(this.bytes, this.at + F.DST);
+    const b = this.bytes;
+    const i = this.at + F.DST;
+    return ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
   }
   set dst(a: number) {
     writeU32(this.bytes, this.at + F.DST, a);
@@ -233,7 +243,10 @@ export class Ipv4View {
     return this.at + this.headerLength;
   }
   get payloadLength(): number {
-    return this.totalLength - this.headerLength;
+    const b = this.bytes;
+    const at = this.at;
+    const i = at + F.LENGTH;
+    return ((b[i] << 8) | b[i + 1]) - (b[at + F.VER_IHL] & IHL_MASK) * WORD;
   }
   /** bytes[IHL*4 .. totalLength): link padding after the packet is excluded. */
   get payload(): Uint8Array {
@@ -271,6 +284,31 @@ export class Ipv4View {
     const w = readU16(this.bytes, p);
     writeU16(this.bytes, p, v ? w | bit : w & ~bit);
   }
+}
+
+/** The full diagnosis behind `Ipv4View.check` (off the success path, so the check itself stays small). */
+function checkHeader(bytes: Uint8Array, at: number, len: number): WireError | null {
+  if (badSpan(bytes, at, len)) return err("ipv4", "buffer", at, "span outside the buffer").error;
+  if (len < IPV4_HEADER_LEN) {
+    return err("ipv4", "header", at, `${len} bytes, shorter than the ${IPV4_HEADER_LEN}-byte header`).error;
+  }
+  const version = bytes[at + F.VER_IHL] >>> VERSION_SHIFT;
+  if (version !== IPV4_VERSION) {
+    return err("ipv4", "version", at + F.VER_IHL, `version ${version}, expected 4`).error;
+  }
+  const hl = (bytes[at + F.VER_IHL] & IHL_MASK) * WORD;
+  if (hl < IPV4_HEADER_LEN) return err("ipv4", "ihl", at + F.VER_IHL, `IHL ${hl / WORD} is below 5`).error;
+  if (hl > len) {
+    return err("ipv4", "ihl", at + F.VER_IHL, `header length ${hl} runs past the ${len} bytes given`).error;
+  }
+  const total = readU16(bytes, at + F.LENGTH);
+  if (total < hl) {
+    return err("ipv4", "total-length", at + F.LENGTH, `total length ${total} below header length ${hl}`).error;
+  }
+  if (total > len) {
+    return err("ipv4", "total-length", at + F.LENGTH, `total length ${total} exceeds the ${len} bytes given`).error;
+  }
+  return null;
 }
 
 /** True when the header at bytes[at..] has a valid checksum; false also when the header does not fit. */

@@ -23,7 +23,10 @@ export const TcpField = {
 } as const;
 const F = TcpField;
 
-export const TCP_HEADER_LEN = 20;
+// The views read this module-private name; the exported one is a live ESM binding other modules import.
+const HEADER_LEN = 20;
+
+export const TCP_HEADER_LEN = HEADER_LEN;
 /** Data offset is 4 bits of 32-bit words. */
 export const TCP_MAX_HEADER_LEN = 60;
 export const TCP_PROTOCOL = 6;
@@ -44,6 +47,9 @@ export const TcpFlags = {
   NS: 0x100,
 } as const;
 const FLAGS_MASK = 0x0fff;
+/** Data offset: the high nibble of byte 12, in 32-bit words. */
+const DATA_OFF_SHIFT = 4;
+const WORD = 4;
 
 /** Option kinds (IANA "TCP Option Kind Numbers"). */
 export const TcpOptionKind = {
@@ -87,13 +93,17 @@ export interface TcpRepr {
   readonly payload: Uint8Array;
 }
 
+const NO_BYTES = new Uint8Array(0);
+
 /** Zero-copy view over a TCP segment at bytes[at..at+len). Call `check()` once before trusting getters. */
 export class TcpView {
-  bytes: Uint8Array;
-  at: number;
-  len: number;
+  // Fields are created here, in this order and with these kinds (array, small integers), so every view shares
+  // one hidden class and the datapath's property accesses stay monomorphic.
+  bytes: Uint8Array = NO_BYTES;
+  at = 0;
+  len = 0;
 
-  constructor(bytes: Uint8Array = new Uint8Array(0), at = 0, len = bytes.length - at) {
+  constructor(bytes: Uint8Array = NO_BYTES, at = 0, len = bytes.length - at) {
     this.bytes = bytes;
     this.at = at;
     this.len = len;
@@ -107,17 +117,29 @@ export class TcpView {
   }
 
   check(): WireError | null {
-    return checkHeader(this.bytes, this.at, this.len);
+    const b = this.bytes;
+    const at = this.at;
+    const len = this.len;
+    // Success path first, without allocating; anything it does not accept is diagnosed by `checkHeader`.
+    if (at >= 0 && len >= HEADER_LEN && at + len <= b.length) {
+      const hl = (b[at + F.DATA_OFF] >>> DATA_OFF_SHIFT) * WORD;
+      if (hl >= HEADER_LEN && hl <= len) return null;
+    }
+    return checkHeader(b, at, len);
   }
 
   get srcPort(): number {
-    return readU16(this.bytes, this.at + F.SRC_PORT);
+    const b = this.bytes;
+    const i = this.at + F.SRC_PORT;
+    return (b[i] << 8) | b[i + 1];
   }
   set srcPort(v: number) {
     writeU16(this.bytes, this.at + F.SRC_PORT, v);
   }
   get dstPort(): number {
-    return readU16(this.bytes, this.at + F.DST_PORT);
+    const b = this.bytes;
+    const i = this.at + F.DST_PORT;
+    return (b[i] << 8) | b[i + 1];
   }
   set dstPort(v: number) {
     writeU16(this.bytes, this.at + F.DST_PORT, v);
@@ -136,7 +158,7 @@ export class TcpView {
   }
   /** Header length in bytes (data offset × 4). */
   get headerLength(): number {
-    return (this.bytes[this.at + F.DATA_OFF] >>> 4) * 4;
+    return (this.bytes[this.at + F.DATA_OFF] >>> DATA_OFF_SHIFT) * WORD;
   }
   /** 12-bit flags (see `TcpFlags`); the setter keeps the data offset. */
   get flags(): number {

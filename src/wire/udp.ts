@@ -14,7 +14,10 @@ export const UdpField = {
 } as const;
 const F = UdpField;
 
-export const UDP_HEADER_LEN = 8;
+// The views read this module-private name; the exported one is a live ESM binding other modules import.
+const HEADER_LEN = 8;
+
+export const UDP_HEADER_LEN = HEADER_LEN;
 export const UDP_PROTOCOL = 17;
 /** The checksum field value meaning "no checksum" (IPv4 only). */
 export const UDP_NO_CHECKSUM = 0;
@@ -33,13 +36,17 @@ export interface UdpEmitOptions {
   readonly omitChecksum?: boolean;
 }
 
+const NO_BYTES = new Uint8Array(0);
+
 /** Zero-copy view over a UDP datagram at bytes[at..at+len). Call `check()` once before trusting getters. */
 export class UdpView {
-  bytes: Uint8Array;
-  at: number;
-  len: number;
+  // Fields are created here, in this order and with these kinds (array, small integers), so every view shares
+  // one hidden class and the datapath's property accesses stay monomorphic.
+  bytes: Uint8Array = NO_BYTES;
+  at = 0;
+  len = 0;
 
-  constructor(bytes: Uint8Array = new Uint8Array(0), at = 0, len = bytes.length - at) {
+  constructor(bytes: Uint8Array = NO_BYTES, at = 0, len = bytes.length - at) {
     this.bytes = bytes;
     this.at = at;
     this.len = len;
@@ -53,17 +60,29 @@ export class UdpView {
   }
 
   check(): WireError | null {
-    return checkHeader(this.bytes, this.at, this.len);
+    const b = this.bytes;
+    const at = this.at;
+    const len = this.len;
+    // Success path first, without allocating; anything it does not accept is diagnosed by `checkHeader`.
+    if (at >= 0 && len >= HEADER_LEN && at + len <= b.length) {
+      const length = (b[at + F.LENGTH] << 8) | b[at + F.LENGTH + 1];
+      if (length >= HEADER_LEN && length <= len) return null;
+    }
+    return checkHeader(b, at, len);
   }
 
   get srcPort(): number {
-    return readU16(this.bytes, this.at + F.SRC_PORT);
+    const b = this.bytes;
+    const i = this.at + F.SRC_PORT;
+    return (b[i] << 8) | b[i + 1];
   }
   set srcPort(v: number) {
     writeU16(this.bytes, this.at + F.SRC_PORT, v);
   }
   get dstPort(): number {
-    return readU16(this.bytes, this.at + F.DST_PORT);
+    const b = this.bytes;
+    const i = this.at + F.DST_PORT;
+    return (b[i] << 8) | b[i + 1];
   }
   set dstPort(v: number) {
     writeU16(this.bytes, this.at + F.DST_PORT, v);
