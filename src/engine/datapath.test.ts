@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { fc, test as fcTest } from "@fast-check/vitest";
 import type { DatapathEvent, Disposition } from "./datapath.js";
+import type { Ruleset } from "./filter/index.js";
 import { Datapath } from "./datapath.js";
 import {
   ACCEPT,
@@ -660,5 +661,27 @@ describe("determinism", () => {
     expect(replay(script, 1).out).toEqual(replay(script, 1).out);
     const ports = new Set([1, 2, 3, 4, 5, 6].map((s) => replay(script, s).out[1]));
     expect(ports.size).toBeGreaterThan(1);
+  });
+});
+
+describe("conntrack only where a rule needs it (nf_ct_netns_get)", () => {
+  const forwardOnly = (): Ruleset => ({ tables: [] });
+
+  it("a node whose ruleset never uses ct or NAT tracks nothing, as Linux loads conntrack on demand", () => {
+    const dp = seedRouter(forwardOnly());
+    const { d, sink } = inject(dp, LAN, udpPacket("192.168.1.10", 5000, "203.0.113.66", 53));
+    expect(d).toEqual({ kind: "forwarded", oif: WAN });
+    // Forwarded untranslated (no masquerade rule) and without an entry.
+    expect(endpoints(sink.transmitted[0].bytes)).toBe("192.168.1.10:5000 > 203.0.113.66:53");
+    expect(dp.conntrack.count()).toBe(0);
+  });
+
+  it("tracks every packet with tracking 'always', and as soon as the ruleset has a ct rule", () => {
+    const always = seedRouter(forwardOnly(), { tracking: "always" });
+    inject(always, LAN, udpPacket("192.168.1.10", 5000, "203.0.113.66", 53));
+    expect(always.conntrack.count()).toBe(1);
+    const seed = seedRouter();
+    inject(seed, LAN, udpPacket("192.168.1.10", 5000, "203.0.113.66", 53));
+    expect(seed.conntrack.count()).toBe(1);
   });
 });

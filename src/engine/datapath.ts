@@ -16,7 +16,7 @@
 import { Conntrack, CtHook, CT_CAUSE_NAMES } from "./conntrack/index.js";
 import type { ConntrackOptions } from "./conntrack/index.js";
 import { CtHelper } from "./conntrack/index.js";
-import { Filter, compileRuleset, newEvalContext } from "./filter/index.js";
+import { Filter, compileRuleset, newEvalContext, rulesetUsesConntrack } from "./filter/index.js";
 import type {
   CompileError,
   EvalContext,
@@ -77,6 +77,11 @@ export interface DatapathOptions {
   /** net.ipv4.conf.all.rp_filter (the effective mode per interface is max(all, interface)). */
   readonly rpFilter?: 0 | 1 | 2;
   readonly conntrack?: Partial<ConntrackOptions>;
+  /**
+   * "auto" (default): track connections only when the ruleset uses ct, NAT, notrack or helpers, as Linux registers
+   * conntrack in a namespace only once such a rule is loaded; "always": track every packet.
+   */
+  readonly tracking?: "auto" | "always";
   readonly nat?: Partial<NatBehaviour>;
   readonly rng: Rng;
 }
@@ -158,11 +163,16 @@ export class Datapath {
   readonly fib = new Fib();
   readonly conntrack: Conntrack;
   readonly nat: Nat;
-  readonly filter: Filter;
   /** Set to receive every step of every packet; null (the default) costs nothing. */
   trace: ((event: DatapathEvent) => void) | null = null;
 
   private readonly forwarding: boolean;
+  /** Whether this node runs conntrack at all (DatapathOptions.tracking). */
+  private tracking: boolean;
+  private readonly trackingOption: "auto" | "always";
+  /** The compiled ruleset in force and the IR it came from (replaced at runtime by replaceRuleset). */
+  private current: Filter;
+  private currentRuleset: Ruleset;
   private readonly rpAll: number;
   private readonly meta = new PacketMeta();
   private readonly ctx: EvalContext = newEvalContext();
@@ -179,8 +189,11 @@ export class Datapath {
     this.name = opts.name;
     this.interfaces = opts.interfaces;
     this.forwarding = opts.forwarding ?? false;
+    this.trackingOption = opts.tracking ?? "auto";
+    this.currentRuleset = opts.ruleset ?? { tables: [] };
+    this.tracking = this.trackingOption === "always" || rulesetUsesConntrack(this.currentRuleset);
     this.rpAll = opts.rpFilter ?? 0;
-    this.filter = filter;
+    this.current = filter;
     this.forwardedVia = opts.interfaces.map((_, oif): Disposition => ({ kind: "forwarded", oif }));
     this.sentVia = opts.interfaces.map((_, oif): Disposition => ({ kind: "sent", oif }));
     opts.interfaces.forEach((iface, index) => {
@@ -209,6 +222,32 @@ export class Datapath {
     });
     if (!compiled.ok) return compiled;
     return { ok: true, value: new Datapath(opts, new Filter(compiled.value)) };
+  }
+
+  /** The compiled ruleset in force (its counters count since it was installed). */
+  get filter(): Filter {
+    return this.current;
+  }
+
+  /** The ruleset IR in force. */
+  get ruleset(): Ruleset {
+    return this.currentRuleset;
+  }
+
+  /**
+   * Installs a new ruleset at runtime, as `nft -f` or a daemon adding rules (miniupnpd) does: it is compiled first
+   * and nothing changes when it does not compile. Conntrack entries and NAT bindings stay (the kernel keeps them
+   * across ruleset reloads); counters and limit buckets start again from zero, as for rules created anew.
+   */
+  replaceRuleset(
+    ruleset: Ruleset,
+  ): { readonly ok: true; readonly value: null } | { readonly ok: false; readonly error: CompileError } {
+    const compiled = compileRuleset(ruleset, { interfaces: this.interfaces.map((i) => i.name) });
+    if (!compiled.ok) return compiled;
+    this.current = new Filter(compiled.value);
+    this.currentRuleset = ruleset;
+    this.tracking = this.tracking || this.trackingOption === "always" || rulesetUsesConntrack(ruleset);
+    return { ok: true, value: null };
   }
 
   interfaceIndex(name: string): number {
@@ -336,10 +375,13 @@ export class Datapath {
     const meta = this.meta;
     let v = this.runFilter(hook, false, MIN_PRIO, Priority.CONNTRACK);
     if (v !== null) return this.refuse(hook, v, now);
-    const drop = this.conntrack.track(meta, now, ctHook);
-    if (this.trace !== null) this.traceConntrack(hook);
-    if (drop !== 0) return { kind: "dropped", hook, reason: { kind: "conntrack-table-full" } };
-    this.syncCtContext();
+    // Without tracking the packet keeps no entry, so the NAT steps below pass it untouched.
+    if (this.tracking) {
+      const drop = this.conntrack.track(meta, now, ctHook);
+      if (this.trace !== null) this.traceConntrack(hook);
+      if (drop !== 0) return { kind: "dropped", hook, reason: { kind: "conntrack-table-full" } };
+      this.syncCtContext();
+    }
     v = this.runFilter(hook, false, Priority.CONNTRACK, Priority.NAT_DST);
     if (v !== null) return this.refuse(hook, v, now);
     if (hook === "prerouting" && this.nat.inbound(meta)) {
