@@ -150,6 +150,8 @@ const DEFAULT_SEED = 0x9e3779b9;
 const DEFAULT_MAX_EXPECT = 256;
 
 /** The entry's own bits in the top byte of its R.STATUS word (the helper in the top nibble). */
+/** Entries allocated up front; the table doubles from here as connections arrive, up to maxEntries. */
+const INITIAL_ENTRIES = 256;
 const I = { V6: 1 << 24, USED: 1 << 25, HASHED: 1 << 26, HELPER_SHIFT: 28 } as const;
 const HELPER_MASK = 0xf;
 const PROTO_MASK = 0xff;
@@ -233,10 +235,13 @@ export class Conntrack implements HelperHost {
   onDestroy?: (e: number) => void;
 
   /** Entry records (entry-layout.ts R); the free list threads through the R.MARK word of free entries. */
-  private readonly rec: Uint32Array;
+  private rec: Uint32Array;
+  /** Entries allocated so far: the table starts small and doubles up to `capacity` (nf_conntrack_max), so a twin
+   *  of many nodes does not allocate every node's maximum up front. */
+  private allocated: number;
   /** Hash index, linear probing: per slot `node | tag << nodeBits` (tag: low hash bits), or EMPTY. */
-  private readonly slots: Int32Array;
-  private readonly slotCount: number;
+  private slots: Int32Array;
+  private slotCount: number;
   private readonly nodeBits: number;
   private readonly nodeMask: number;
   private readonly tagMask: number;
@@ -281,18 +286,17 @@ export class Conntrack implements HelperHost {
     const openwrt = opts.profile === "openwrt";
     this.checksum = opts.checksum ?? !openwrt;
     this.seed = (opts.seed ?? DEFAULT_SEED) >>> 0;
-    this.rec = new Uint32Array(cap * R.STRIDE);
-    this.slotCount = Math.ceil((cap * 2) / MAX_LOAD);
-    this.slots = new Int32Array(this.slotCount).fill(EMPTY);
+    // Node numbers (entry * 2 + direction) are sized for the maximum, so growing never changes a slot's layout.
     let bits = 1;
     while (2 ** bits < cap * 2) bits++;
     this.nodeBits = bits;
     this.nodeMask = 2 ** bits - 1;
     this.tagMask = bits >= 31 ? 0 : 2 ** (31 - bits) - 1;
-    for (let e = cap - 1; e >= 0; e--) {
-      this.rec[e * R.STRIDE + R.MARK] = this.freeHead;
-      this.freeHead = e;
-    }
+    this.allocated = Math.min(cap, INITIAL_ENTRIES);
+    this.rec = new Uint32Array(this.allocated * R.STRIDE);
+    this.slotCount = Math.ceil((this.allocated * 2) / MAX_LOAD);
+    this.slots = new Int32Array(this.slotCount).fill(EMPTY);
+    this.linkFree(0, this.allocated);
     this.tcp = new TcpTracker(
       this.rec,
       {
@@ -322,10 +326,42 @@ export class Conntrack implements HelperHost {
     this.expExpires = new Float64Array(ec);
   }
 
-  /** Bytes held by the typed arrays sized by `maxEntries` (entry records with TCP state, hash index); no IPv6
-   *  side table. */
+  /** Bytes held by the typed arrays allocated so far (entry records with TCP state, hash index; at most what
+   *  `maxEntries` needs); no IPv6 side table. */
   tableBytes(): number {
     return this.rec.byteLength + this.slots.byteLength;
+  }
+
+  /** Puts entries [from, to) on the free list, lowest index first. */
+  private linkFree(from: number, to: number): void {
+    for (let e = to - 1; e >= from; e--) {
+      this.rec[e * R.STRIDE + R.MARK] = this.freeHead;
+      this.freeHead = e;
+    }
+  }
+
+  /** Doubles the allocation (up to `capacity`): records and the IPv6 side table are copied, the index rebuilt. */
+  private grow(): void {
+    const before = this.allocated;
+    const after = Math.min(this.capacity, before * 2);
+    const rec = new Uint32Array(after * R.STRIDE);
+    rec.set(this.rec);
+    this.rec = rec;
+    this.tcp.rebind(rec);
+    if (this.v6 !== null) {
+      const v6 = new Uint32Array(after * 16);
+      v6.set(this.v6);
+      this.v6 = v6;
+    }
+    this.allocated = after;
+    this.linkFree(before, after);
+    this.slotCount = Math.ceil((after * 2) / MAX_LOAD);
+    this.slots = new Int32Array(this.slotCount).fill(EMPTY);
+    for (let e = 0; e < before; e++) {
+      if (!(this.word(e) & I.HASHED)) continue;
+      this.hashNode(e * 2);
+      this.hashNode(e * 2 + 1);
+    }
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -340,7 +376,7 @@ export class Conntrack implements HelperHost {
    */
   track(meta: PacketMeta, now: number, hook: number = CtHook.PREROUTING): number {
     this.flushPending();
-    if (this.clock.due(now)) this.clock.rebase(now, this.rec, this.capacity);
+    if (this.clock.due(now)) this.clock.rebase(now, this.rec, this.allocated);
     meta.ctEntry = NONE;
     meta.ctDir = CtDir.ORIGINAL;
     this.lastCause = CtCause.NONE;
@@ -594,7 +630,7 @@ export class Conntrack implements HelperHost {
   }
 
   private v6Store(): Uint32Array {
-    this.v6 ??= new Uint32Array(this.capacity * 16);
+    this.v6 ??= new Uint32Array(this.allocated * 16);
     return this.v6;
   }
 
@@ -685,6 +721,7 @@ export class Conntrack implements HelperHost {
     dport: number,
     now: number,
   ): number {
+    if (this.freeHead === NONE && this.allocated < this.capacity) this.grow();
     if (this.used >= this.capacity || this.freeHead === NONE) {
       const sk = addrKey(family, src);
       const dk = addrKey(family, dst);
@@ -886,9 +923,9 @@ export class Conntrack implements HelperHost {
   /** Removes expired entries (the GC worker); above 95 % full it also evicts non-ASSURED and closing TCP entries. */
   gc(now: number): void {
     this.flushPending();
-    if (this.clock.due(now)) this.clock.rebase(now, this.rec, this.capacity);
+    if (this.clock.due(now)) this.clock.rebase(now, this.rec, this.allocated);
     const pressure = this.used * 100 > this.capacity * 95;
-    for (let e = 0; e < this.capacity; e++) {
+    for (let e = 0; e < this.allocated; e++) {
       if (!(this.word(e) & I.HASHED)) continue;
       if (this.expiresAt(e) <= now) this.destroy(e);
       else if (pressure) {
@@ -1190,7 +1227,7 @@ export class Conntrack implements HelperHost {
     const out: ConntrackEntryView[] = [];
     const s = new Uint32Array(4);
     const d = new Uint32Array(4);
-    for (let e = 0; e < this.capacity; e++) {
+    for (let e = 0; e < this.allocated; e++) {
       if (!(this.word(e) & I.USED) || this.word(e) & CtStatus.DYING) continue;
       const family = this.family(e);
       const tuple = (dir: number): ConntrackTupleView => {

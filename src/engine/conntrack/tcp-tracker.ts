@@ -185,11 +185,16 @@ export class TcpTracker {
 
   /** `rec` is the conntrack table's entry records (entry-layout.ts); `clock` encodes their expiry times. */
   constructor(
-    private readonly win: Uint32Array,
+    private win: Uint32Array,
     private readonly opts: TcpTrackerOptions,
     private readonly timeouts: TcpTimeouts,
     private readonly clock: ExpiryClock,
   ) {}
+
+  /** The table grew: its records moved to a larger array. */
+  rebind(rec: Uint32Array): void {
+    this.win = rec;
+  }
 
   stateOf(e: number): number {
     return (this.win[e * R.STRIDE + R.TCP + W.WFLAGS] >>> WF.STATE_SHIFT) & WF.STATE_MASK;
