@@ -6,6 +6,9 @@ import { summarizeCapture, formatSummaryLine, type PacketSummary } from "./pcap-
 import { demo } from "./demo.js";
 import { validateCommand } from "./validate.js";
 import { IMPORT_TYPES, runImport } from "./import.js";
+import { simulateCommand } from "./simulate.js";
+import { attacksCommand } from "./attacks.js";
+import { AUDIT_FORMATS, FAIL_ON, auditCommand, terminalCounter } from "./audit.js";
 
 /** Exit codes of the command-line contract: 0 success, 1 findings or invalid input, 2 usage error. */
 export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
@@ -98,6 +101,65 @@ export function buildProgram(io: CliIo, exit: ExitState = { code: ExitCode.OK })
       if (r.err !== "") io.err(r.err);
       if (r.out !== "") io.out(r.out);
       if (r.failed) exit.code = ExitCode.FAILURE;
+    });
+
+  program
+    .command("attacks")
+    .description("list the attack catalogue: id, attacker capability, what it does")
+    .option("--json", 'print {"attacks": [{id, capability, summary}]}')
+    .action((options) => {
+      io.out(attacksCommand(options.json === true));
+    });
+
+  program
+    .command("simulate")
+    .description("run one attack of the catalogue on a twin of the network: outcome, what stopped it, evidence")
+    .argument("<network>", "network description (YAML)")
+    .requiredOption("--attack <id>", "attack id (see SCENARIOS.md), e.g. spoofed-source")
+    .option("--from <node>", "foothold: the node the attacker starts from")
+    .option("--to <target>", "target service, NODE:PORT[/tcp|udp]")
+    .option("--seed <n>", "seed of the twin (ports, ISNs)", (v) => Number(v))
+    .option("--json", "print the JSON contract: attack, capability, target, outcome, stoppedBy, steps")
+    .option("--trace", "print every packet walk through every node")
+    .option("--pcap <dir>", "write one pcapng per segment, each packet commented with verdict and rule")
+    .action(async (file, options) => {
+      const r = await simulateCommand({
+        network: file,
+        attack: options.attack,
+        json: options.json === true,
+        trace: options.trace === true,
+        color: io.color && program.opts().color,
+        ...(options.from !== undefined ? { from: options.from } : {}),
+        ...(options.to !== undefined ? { to: options.to } : {}),
+        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+        ...(options.pcap !== undefined ? { pcap: options.pcap } : {}),
+      });
+      if (r.err !== "") io.err(r.err);
+      if (r.out !== "") io.out(r.out);
+      exit.code = r.exitCode;
+    });
+
+  program
+    .command("audit")
+    .description("run every applicable attack against every service, check every intent, count layers, suggest fixes")
+    .argument("<network>", "network description (YAML)")
+    .addOption(new Option("--format <format>", "report format").choices(AUDIT_FORMATS).default("text" as const))
+    .option("--out <path>", "write the report to a file instead of stdout")
+    .addOption(
+      new Option("--fail-on <severity>", "exit 1 when a finding is at or above this severity").choices(FAIL_ON),
+    )
+    .action(async (file, options) => {
+      const r = await auditCommand(file, {
+        format: options.format,
+        color: io.color && program.opts().color,
+        ...(options.out !== undefined ? { out: options.out } : {}),
+        ...(options.failOn !== undefined ? { failOn: options.failOn } : {}),
+        // A counter on a terminal only: piped stderr (CI, tests) stays clean.
+        ...(process.stderr.isTTY ? { onProgress: terminalCounter(io.err) } : {}),
+      });
+      if (r.err !== "") io.err(r.err);
+      if (r.out !== "") io.out(r.out);
+      exit.code = r.exitCode;
     });
 
   return program;
