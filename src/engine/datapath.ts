@@ -385,7 +385,9 @@ export class Datapath {
     v = this.runFilter(hook, false, Priority.CONNTRACK, Priority.NAT_DST);
     if (v !== null) return this.refuse(hook, v, now);
     if (hook === "prerouting" && this.nat.inbound(meta)) {
-      // EIF/ADF setting: an inbound packet to a live mapping was bound to its inside endpoint.
+      // EIF/ADF setting: an inbound packet to a live mapping was bound to its inside endpoint; later chains must
+      // see the new DST_NAT status (`ct status dnat accept`).
+      this.syncCtContext();
       if (this.trace !== null) this.traceNatNote(hook, "dst");
     }
     const n = this.natStep(hook, Manip.DST, now);
