@@ -160,7 +160,7 @@ function run(network: Network, p: AttackPlan, opts: RunOptions): AttackRun {
     ? `Mallory's datagram from port ${OTHER_MALLORY_PORT} reached the software too: the router's filtering is ` +
       `endpoint-independent, so anyone can use the mapping once it exists`
     : `Mallory's datagram from port ${OTHER_MALLORY_PORT} did not get in` +
-      (otherPortDrop !== null ? ` (${otherPortDrop.node} ${otherPortDrop.layer} ${otherPortDrop.rule})` : "") +
+      (otherPortDrop !== null ? ` (${otherPortDrop.node}: ${otherPortDrop.layer}, ${otherPortDrop.rule})` : "") +
       `: only the exact ${mallory.address}:${STUN_PORT} -> ${mapped}, the reply of the entry the software ` +
       `created, gets in (Linux masquerade filters by address and port)`;
   const details = {
