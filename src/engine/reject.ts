@@ -19,10 +19,14 @@ const ICMPV4_MAX_QUOTE = 576 - IPV4_HEADER_LEN - 8;
 /** icmp6_send: the error must fit the IPv6 minimum MTU of 1280 bytes (RFC 4443 §2.4 (c)). */
 const ICMPV6_MAX_QUOTE = 1280 - IPV6_HEADER_LEN - 8;
 const ICMPV4_ERROR_HEADER = 8;
+/** include/uapi/linux/ip.h: the TOS bits RT_TOS keeps, and the precedence icmp_send gives errors. */
+const IPTOS_TOS_MASK = 0x1e;
+const IPTOS_PREC_INTERNETCONTROL = 0xc0;
 
 /** Writes an IPv4 header answering `meta` (source and destination swapped) and returns the header length. */
-function ipv4Header(out: Uint8Array, src: number, dst: number, protocol: number, total: number): void {
+function ipv4Header(out: Uint8Array, src: number, dst: number, protocol: number, total: number, tos = 0): void {
   out[Ipv4Field.VER_IHL] = 0x45;
+  out[Ipv4Field.DSCP_ECN] = tos;
   writeU16(out, Ipv4Field.LENGTH, total);
   // nf_reject_iphdr_put sets DF; icmp_send leaves it clear. Both use ident 0 here: Linux's per-destination
   // counter is not observable by any test of ours and a constant keeps traces deterministic.
@@ -108,7 +112,9 @@ export function buildIcmpError(
   writeU32(out, i + Icmpv4Field.ID, info);
   out.set(meta.bytes.subarray(meta.l3, meta.l3 + quote), i + ICMPV4_ERROR_HEADER);
   if (family === 4) {
-    ipv4Header(out, src[0], meta.saddr[0], Proto.ICMP, out.length);
+    // icmp_send: an error goes at precedence "internetwork control", keeping the offender's RT_TOS bits.
+    const tos = (meta.bytes[meta.l3 + Ipv4Field.DSCP_ECN] & IPTOS_TOS_MASK) | IPTOS_PREC_INTERNETCONTROL;
+    ipv4Header(out, src[0], meta.saddr[0], Proto.ICMP, out.length, tos);
     writeU16(out, i + Icmpv4Field.CHECKSUM, internetChecksum(out, i, icmpLen));
   } else {
     ipv6Header(out, meta, src, Proto.ICMPV6, icmpLen);

@@ -27,7 +27,11 @@ export interface NetnsSandbox {
   nft(args: readonly string[], opts?: { readonly cwd?: string; readonly input?: string }): CommandOutput;
 }
 
-function run(cmd: string, args: readonly string[], opts: { cwd?: string; input?: string } = {}): CommandOutput {
+function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { readonly cwd?: string; readonly input?: string } = {},
+): CommandOutput {
   const r = spawnSync(cmd, args, {
     cwd: opts.cwd,
     input: opts.input,
@@ -83,18 +87,47 @@ function processAlive(pid: number): boolean {
 
 let created = 0;
 
-/** Creates a fresh namespace, hands it to `body`, and deletes it afterwards whatever happens. */
-export function withNetns<T>(body: (ns: NetnsSandbox) => T): T {
+/** A namespace owned by the caller, who must `close()` it (the differential lab keeps three open for a whole run). */
+export interface OwnedNetns extends NetnsSandbox {
+  /** Runs any command inside the namespace (`ip netns exec NAME cmd ...`). */
+  exec(cmd: string, args: readonly string[], opts?: { readonly cwd?: string; readonly input?: string }): CommandOutput;
+  /** Deletes the namespace; idempotent. */
+  close(): void;
+}
+
+/** Creates a fresh namespace named with SANDBOX_PREFIX (so leakedNamespaces sees it if it is never closed). */
+export function createNetns(): OwnedNetns {
   const name = `${SANDBOX_PREFIX}${process.pid}-${created++}`;
   const add = run("ip", ["netns", "add", name]);
   if (add.status !== 0) throw new Error(`ip netns add ${name} failed: ${add.stderr.trim()}`);
+  let open = true;
+  return {
+    name,
+    nft: (args, opts = {}) => run("ip", ["netns", "exec", name, "nft", ...args], opts),
+    exec: (cmd, args, opts = {}) => run("ip", ["netns", "exec", name, cmd, ...args], opts),
+    close: () => {
+      if (!open) return;
+      open = false;
+      run("ip", ["netns", "del", name]);
+    },
+  };
+}
+
+/** Runs a command in the host's namespace (the lab wires veth pairs between namespaces from there). */
+export function runCommand(
+  cmd: string,
+  args: readonly string[],
+  opts: { readonly cwd?: string; readonly input?: string } = {},
+): CommandOutput {
+  return run(cmd, args, opts);
+}
+
+/** Creates a fresh namespace, hands it to `body`, and deletes it afterwards whatever happens. */
+export function withNetns<T>(body: (ns: NetnsSandbox) => T): T {
+  const ns = createNetns();
   try {
-    const ns: NetnsSandbox = {
-      name,
-      nft: (args, opts = {}) => run("ip", ["netns", "exec", name, "nft", ...args], opts),
-    };
     return body(ns);
   } finally {
-    run("ip", ["netns", "del", name]);
+    ns.close();
   }
 }

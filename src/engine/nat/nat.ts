@@ -70,13 +70,15 @@ export type NatVerdict =
       readonly kind: "drop";
       /** port-exhausted: every attempt found the reply tuple taken (the kernel's clash at confirm);
        * tuple-clash: the only allowed tuple is taken; no-address: masquerade/redirect found no interface address;
-       * bad-icmp-checksum: an ICMP error to translate failed its checksum (nf_nat_icmp_reply_translation). */
-      readonly reason: "port-exhausted" | "tuple-clash" | "no-address" | "bad-icmp-checksum";
+       * bad-icmp-checksum: an ICMP error to translate failed its checksum (nf_nat_icmp_reply_translation);
+       * helper-no-port / helper-mangle: a helper's NAT half found no free expectation port, or could not rewrite
+       * the announcement (helper-nat.ts). */
+      readonly reason:
+        "port-exhausted" | "tuple-clash" | "no-address" | "bad-icmp-checksum" | "helper-no-port" | "helper-mangle";
     };
 
 const ACCEPT: NatVerdict = { kind: "accept" };
 const DROP_EXHAUSTED: NatVerdict = { kind: "drop", reason: "port-exhausted" };
-const DROP_CLASH: NatVerdict = { kind: "drop", reason: "tuple-clash" };
 const DROP_NO_ADDRESS: NatVerdict = { kind: "drop", reason: "no-address" };
 const DROP_BAD_ICMP: NatVerdict = { kind: "drop", reason: "bad-icmp-checksum" };
 
@@ -454,7 +456,8 @@ export class Nat implements PortProbe {
         return this.commit(meta, e, chosen, curPort, status, done);
       }
     }
-    if (curPort === PORTLESS) return DROP_CLASH;
+    // nf_nat_l4proto_unique_tuple leaves a port-less protocol's tuple as it is: a clash, if any, drops at confirm.
+    if (curPort === PORTLESS) return this.commit(meta, e, chosen, curPort, status, done);
 
     // 4) Search the port class or the given range (nf_nat_l4proto_unique_tuple).
     const span = this.span;
@@ -465,8 +468,9 @@ export class Nat implements PortProbe {
       span.min = PortClass.ICMP_ID.min;
       span.max = PortClass.ICMP_ID.max;
     } else if (!src) {
-      // A DST manip without ports cannot change the port: the tuple clashes at confirm.
-      return DROP_CLASH;
+      // "If it's dst rewrite, can't change port" (nf_nat_l4proto_unique_tuple): the tuple stays as it is, and the
+      // SRC manip at postrouting may still make it unique (a null binding there searches a source port).
+      return this.commit(meta, e, chosen, curPort, status, done);
     } else {
       portClassOf(curPort, span);
     }
