@@ -66,12 +66,18 @@ describe("nat-slipstream", () => {
     expect(r.stoppedBy).toMatchObject({ node: "router", layer: "router filter" });
   });
 
-  it("makes the router's SIP ALG expect Mallory -> U:3389 when the ruleset helps the port the page used", () => {
+  it("is breached when the router's SIP helper watches the port the page used: Mallory's SYN reaches U:3389", () => {
     const { network } = seedVariant("seed-home", "sip-5080.yaml", [SIP_ON, HELP_5080]);
     const r = runOn(network);
-    // The padded POST put REGISTER at the start of a TCP segment; the helper parsed its Contact and Mallory's
-    // 200 OK activated the expectation (nf_conntrack_sip process_register_request / _response).
-    expect(r.details?.routerExpectations).toEqual(["203.0.113.66:* -> 192.168.1.10:3389"]);
+    expect(r.outcome).toBe("breached");
+    expect(r.stoppedBy).toBeNull();
+    // The padded POST put REGISTER at the start of a TCP segment; the helper parsed its Contact, its NAT half
+    // (nf_nat_sip_expect) published it on the WAN address, and Mallory's 200 OK activated the expectation.
+    expect(r.details?.registersAtMallory).toEqual(["198.51.100.2:3389"]);
+    expect(r.details?.routerExpectations).toEqual(["203.0.113.66:* -> 198.51.100.2:3389"]);
+    expect(r.details?.dialled).toBe("198.51.100.2:3389");
+    // Judged from what arrived at U's port: the SYN was DNATed there (nothing listens on 3389, so no session).
+    expect(r.details?.synsAtVictim).toBe(1);
     expect(r.details?.attempts).toEqual([
       expect.objectContaining({ port: 5060 }),
       expect.objectContaining({ port: 5080, register: 'malformed status line "SIP/2.0 200 OK"' }),

@@ -165,8 +165,8 @@ function run(network: Network, p: AttackPlan, opts: RunOptions): AttackRun {
       ((x.flags & ExpectFlag.INACTIVE) !== 0 ? " (inactive)" : ""),
   );
 
-  // Mallory connects to the Contact as it arrived; a private one is where a NAT helper would have published it
-  // on the router's public address (nf_nat_sip tries the same port first).
+  // Mallory connects to the Contact as it arrived: a router with the SIP helper's NAT half (nf_nat_sip) rewrote it
+  // to its WAN address; a private one left as is is tried on the WAN address all the same.
   const registers = servers.flatMap((s) => s.registers);
   const contact = registers.at(0) ?? null;
   const stepsBefore = twin.sim.steps.length;
@@ -208,7 +208,8 @@ function run(network: Network, p: AttackPlan, opts: RunOptions): AttackRun {
       outcome: "breached",
       stoppedBy: null,
       evidence:
-        `the page smuggled a REGISTER with Contact ${foothold.address}:${port} through the router's SIP helper; ` +
+        `the page smuggled a REGISTER with Contact ${foothold.address}:${port} through the router's SIP helper, ` +
+        `which published it as ${contact === null ? "?" : `${contact.contactAddress}:${contact.contactPort}`}; ` +
         `Mallory's connection to ${dialled ?? "?"} reached ${target}` +
         (established ? " and was accepted" : " (the port answered, nothing listens)"),
       note,

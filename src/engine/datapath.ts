@@ -15,7 +15,7 @@
 
 import { Conntrack, CtHook, CT_CAUSE_NAMES } from "./conntrack/index.js";
 import type { ConntrackOptions } from "./conntrack/index.js";
-import { CtHelper } from "./conntrack/index.js";
+import { CtHelper, HelperNatResult } from "./conntrack/index.js";
 import { Filter, compileRuleset, newEvalContext, rulesetUsesConntrack } from "./filter/index.js";
 import type {
   CompileError,
@@ -28,7 +28,7 @@ import type {
   TraceEvent,
   Verdict,
 } from "./filter/index.js";
-import { Manip, Nat } from "./nat/index.js";
+import { HelperNatHooks, Manip, Nat } from "./nat/index.js";
 import type { NatBehaviour, NatVerdict } from "./nat/index.js";
 import { fillPacketMeta } from "./packet-parse.js";
 import { CtDir, CtState, CtStatus, NONE, PacketMeta } from "./packet-meta.js";
@@ -207,7 +207,13 @@ export class Datapath {
       ...opts.conntrack,
     });
     this.nat = new Nat({ conntrack: this.conntrack, fib: this.fib, rng: opts.rng, behaviour: opts.nat });
-    // Nat chains itself onto conntrack.onDestroy to keep its indexes clean; nothing else to wire here.
+    // Nat chains itself onto conntrack.onDestroy to keep its indexes clean. The helpers' NAT half (nf_nat_sip,
+    // nf_nat_ftp) moves expectations of NATed masters and binds the connections they expect (the expectfn).
+    const helperNat = new HelperNatHooks(this.conntrack);
+    this.conntrack.helperNat = helperNat;
+    this.conntrack.onExpected = (e, x) => {
+      helperNat.expected(e, x);
+    };
     this.fibOracle = new FibExpression(this.fib);
     this.ctx.fib = this.fibOracle;
     this.filterTrace = (event) => {
@@ -455,7 +461,13 @@ export class Datapath {
   private confirm(now: number): Disposition | null {
     const meta = this.meta;
     if (meta.ctEntry === NONE) return null;
-    if (this.conntrack.helper(meta.ctEntry) !== CtHelper.NONE) this.conntrack.help(meta, now);
+    if (this.conntrack.helper(meta.ctEntry) !== CtHelper.NONE) {
+      const helped = this.conntrack.help(meta, now);
+      if (helped !== HelperNatResult.ACCEPT) {
+        const reason = helped === HelperNatResult.NO_PORT ? "helper-no-port" : "helper-mangle";
+        return this.abandon({ kind: "dropped", hook: this.currentHook, reason: { kind: "nat", reason } });
+      }
+    }
     if (!this.conntrack.confirm(meta, now))
       return { kind: "dropped", hook: this.currentHook, reason: { kind: "conntrack-clash" } };
     return null;

@@ -22,7 +22,20 @@ describe("parseFtp", () => {
       kind: "229",
       address: null,
       port: 6446,
+      at: 36,
+      len: 8,
     });
+  });
+
+  it("locates the argument the NAT half rewrites (nf_conntrack_ftp matchoff/matchlen)", () => {
+    const at = (s: string, fromServer: boolean): string => {
+      const r = parseFtp(s, fromServer);
+      return r === null ? "" : s.slice(r.at, r.at + r.len);
+    };
+    expect(at("PORT 192,168,1,10,4,1\r\n", false)).toBe("192,168,1,10,4,1");
+    expect(at("EPRT |1|132.235.1.2|6275|\r\n", false)).toBe("|1|132.235.1.2|6275|");
+    expect(at("227 Entering Passive Mode (203,0,113,66,195,80).\r\n", true)).toBe("203,0,113,66,195,80");
+    expect(at("229 Entering Extended Passive Mode (|||6446|)\r\n", true)).toBe("|||6446|");
   });
 
   it("rejects out-of-range octets, port 0, mismatched EPRT families and the wrong direction", () => {
@@ -83,6 +96,14 @@ describe("parseSip", () => {
     expect(v6?.contact?.port).toBe(5070);
   });
 
+  it("locates the Contact's host and port (what nf_nat_sip_expect rewrites)", () => {
+    const c = parseSip(register)?.contact;
+    expect(c && register.slice(c.at, c.at + c.len)).toBe("192.168.1.10:5062");
+    const text = "REGISTER sip:x SIP/2.0\r\nm: <sip:10.0.0.1>\r\n\r\n";
+    const d = parseSip(text)?.contact;
+    expect(d && text.slice(d.at, d.at + d.len)).toBe("10.0.0.1");
+  });
+
   it("is null for text that is not SIP", () => {
     expect(parseSip("GET / HTTP/1.1\r\nHost: x\r\n\r\n")).toBeNull();
   });
@@ -91,6 +112,7 @@ describe("parseSip", () => {
     const m = parseSip(`REGISTER sip:r SIP/2.0\r\nContact: <sip:user@${a}.${b}.${c}.${d}:${p}>\r\n\r\n`);
     expect(m?.contact?.port).toBe(p);
     expect(m?.contact?.address.words[0]).toBe(((a << 24) | (b << 16) | (c << 8) | d) >>> 0);
+    expect(m?.contact?.len).toBe(`${a}.${b}.${c}.${d}:${p}`.length);
   });
 
   test.prop([fc.string({ maxLength: 300 })])("never throws on arbitrary text", (s) => {

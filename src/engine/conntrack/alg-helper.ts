@@ -2,17 +2,68 @@
 // connection and create expectations for the connections it announces. Off unless `ct helper set` attached them
 // (automatic assignment is gone since Linux 4.7, SEMANTICS.md §2.11). Parsing works on text decoded from the
 // payload: helpers run only for helped entries, never on the established fast path, so strings are fine here.
-import type { Family } from "../packet-meta.js";
-import { Proto } from "../packet-meta.js";
+import type { Family, PacketMeta } from "../packet-meta.js";
+import { CtStatus, Proto } from "../packet-meta.js";
 import { parseIpv4, parseIpv6 } from "../../wire/address.js";
 import { readU32 } from "../../wire/bytes.js";
 
 export const CtHelper = { NONE: 0, FTP: 1, SIP: 2 } as const;
 
+/** How an announced endpoint is written in the payload, so the NAT half can write its replacement the same way. */
+export const AnnounceFormat = {
+  /** SIP URI host and port, `addr:port` (`[v6]:port`), nf_nat_sip.c sip_sprintf_addr_port. */
+  SIP_ADDR_PORT: 0,
+  /** RFC 959 PORT and 227: `h1,h2,h3,h4,p1,p2`. */
+  FTP_PORT: 1,
+  /** RFC 2428 EPRT: `|1|addr|port|` or `|2|addr|port|`. */
+  FTP_EPRT: 2,
+  /** RFC 2428 229: `|||port|`. */
+  FTP_EPSV: 3,
+} as const;
+
+/** The NAT half's expectfn for the connection a helper expects (conntrack.ts ExpectNat, same values). */
+const EXPECT_NAT_FOLLOW_MASTER = 1;
+const EXPECT_NAT_SIP_EXPECTED = 2;
+
+/**
+ * An expectation the conntrack half built but did not register because the master is NATed
+ * (nf_conntrack_sip/ftp hand `exp` to nf_nat_sip_hooks->expect / nf_nat_ftp_hook). One scratch instance.
+ */
+export interface PendingExpectation {
+  family: Family;
+  proto: number;
+  /** Any source when `srcAny`. */
+  readonly src: Uint32Array;
+  srcAny: boolean;
+  sport: number;
+  readonly dst: Uint32Array;
+  dport: number;
+  timeoutMs: number;
+  flags: number;
+  /** ExpectNat: nf_nat_follow_master (FTP) or nf_nat_sip_expected (SIP). */
+  nat: number;
+  /** AnnounceFormat of the announcement at bytes [matchAt, matchAt + matchLen) of the packet. */
+  format: number;
+  matchAt: number;
+  matchLen: number;
+}
+
+/** What the NAT half answers (the kernel's NF_ACCEPT, or NF_DROP with the helper log line's reason). */
+export const HelperNatResult = { ACCEPT: 0, NO_PORT: 1, CANNOT_MANGLE: 2 } as const;
+
+/** nf_nat_sip_hooks->expect and nf_nat_ftp_hook, provided by src/engine/nat/helper-nat.ts. */
+export interface HelperNat {
+  /** Moves `pending` to the master's translated address, registers it and rewrites the packet; a HelperNatResult. */
+  expect(meta: PacketMeta, master: number, dir: number, pending: PendingExpectation, now: number): number;
+}
+
 /** What the helpers need from the conntrack table. */
 export interface HelperHost {
+  /** The NAT half, when the node does NAT (null: expectations keep the announced endpoint). */
+  readonly helperNat: HelperNat | null;
   family(e: number): Family;
   proto(e: number): number;
+  status(e: number): number;
   src(e: number, dir: number, out: Uint32Array): void;
   dst(e: number, dir: number, out: Uint32Array): void;
   expect(
@@ -27,7 +78,15 @@ export interface HelperHost {
     now: number,
     flags?: number,
   ): number;
-  activateExpectations(master: number, timeoutMs: number, now: number): void;
+  refreshSignalling(
+    master: number,
+    proto: number,
+    dst: Uint32Array,
+    dport: number,
+    timeoutMs: number,
+    now: number,
+  ): boolean;
+  flushSignalling(master: number): void;
 }
 
 /** An address as the engine stores it: four 32-bit words (IPv4 in word 0). */
@@ -42,6 +101,9 @@ export interface FtpAnnouncement {
   /** null for 229, which names only a port (the server's own address is meant). */
   address: WordAddress | null;
   port: number;
+  /** Where the argument the NAT half rewrites sits in the text (one character per payload byte), and its length. */
+  at: number;
+  len: number;
 }
 
 /** The parts of a SIP message (RFC 3261) the helper acts on. */
@@ -51,7 +113,8 @@ export interface SipMessage {
   method: string;
   /** Response status code, 0 for requests. */
   status: number;
-  contact: { address: WordAddress; port: number; expires: number | null } | null;
+  /** `at`/`len`: the URI's `host[:port]` in the text, which nf_nat_sip_expect rewrites. */
+  contact: { address: WordAddress; port: number; expires: number | null; at: number; len: number } | null;
   /** The Expires header, if any. */
   expires: number | null;
   /** RFC 4566 SDP body: connection address and media ports. */
@@ -106,10 +169,19 @@ export function payloadText(b: Uint8Array): string {
   return s;
 }
 
-const PORT_RE = /^PORT[ \t]+(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})/im;
-const EPRT_RE = /^EPRT[ \t]+([!-~])([12])\1([^\s]+?)\1(\d{1,5})\1/im;
-const PASV_RE = /^227[ -][^\d\r\n]*(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})/m;
-const EPSV_RE = /^229[ -][^\r\n(]*\(([!-~])\1\1(\d{1,5})\1\)/m;
+// `d`: match indices, for the span the NAT half rewrites (nf_conntrack_ftp.c find_pattern's matchoff/matchlen).
+const PORT_RE = /^PORT[ \t]+(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})/dim;
+const EPRT_RE = /^EPRT[ \t]+([!-~])([12])\1([^\s]+?)\1(\d{1,5})\1/dim;
+const PASV_RE = /^227[ -][^\d\r\n]*(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})/dm;
+const EPSV_RE = /^229[ -][^\r\n(]*\(([!-~])\1\1(\d{1,5})\1\)/dm;
+
+/** Start of group `from` to the end of group `to` (or of the whole match with `to` 0, less `trim` characters). */
+function span(m: RegExpExecArray, from: number, to: number, trim = 0): { at: number; len: number } {
+  const whole: [number, number] = [m.index, m.index + m[0].length];
+  const ix = m.indices;
+  const at = (ix?.[from] ?? whole)[0];
+  return { at, len: (ix?.[to] ?? whole)[1] - trim - at };
+}
 
 /**
  * nf_conntrack_ftp.c's search[dir]: PORT and EPRT from the client (ORIGINAL), 227 and 229 from the server (REPLY).
@@ -121,14 +193,14 @@ export function parseFtp(text: string, fromServer: boolean): FtpAnnouncement | n
     if (p) {
       const n = octets(p.slice(1, 7));
       const hp = n && hostPort(n);
-      return hp ? { kind: "PORT", ...hp } : null;
+      return hp ? { kind: "PORT", ...hp, ...span(p, 1, 6) } : null;
     }
     const e = EPRT_RE.exec(text);
     if (e) {
       const address = parseAddress(e[3]);
       const port = Number(e[4]);
       if (!address || address.family !== (e[2] === "1" ? 4 : 6) || port < 1 || port > MAX_PORT) return null;
-      return { kind: "EPRT", address, port };
+      return { kind: "EPRT", address, port, ...span(e, 1, 0) };
     }
     return null;
   }
@@ -136,12 +208,12 @@ export function parseFtp(text: string, fromServer: boolean): FtpAnnouncement | n
   if (p) {
     const n = octets(p.slice(1, 7));
     const hp = n && hostPort(n);
-    return hp ? { kind: "227", ...hp } : null;
+    return hp ? { kind: "227", ...hp, ...span(p, 1, 6) } : null;
   }
   const e = EPSV_RE.exec(text);
   if (e) {
     const port = Number(e[2]);
-    return port >= 1 && port <= MAX_PORT ? { kind: "229", address: null, port } : null;
+    return port >= 1 && port <= MAX_PORT ? { kind: "229", address: null, port, ...span(e, 1, 0, 1) } : null;
   }
   return null;
 }
@@ -149,8 +221,8 @@ export function parseFtp(text: string, fromServer: boolean): FtpAnnouncement | n
 const SIP_REQUEST_RE = /^([A-Z]+) [^ \r\n]+ SIP\/2\.0\r?$/m;
 const SIP_RESPONSE_RE = /^SIP\/2\.0 (\d{3})[^\r\n]*$/m;
 const CSEQ_RE = /^CSeq[ \t]*:[ \t]*\d+[ \t]+([A-Za-z]+)/im;
-const CONTACT_RE = /^(?:Contact|m)[ \t]*:[ \t]*([^\r\n]*)$/im;
-const CONTACT_URI_RE = /sips?:(?:[^@\s;>]*@)?(\[[0-9A-Fa-f:.]+\]|[0-9.]+|[0-9A-Fa-f:]+)(?::(\d{1,5}))?/i;
+const CONTACT_RE = /^(?:Contact|m)[ \t]*:[ \t]*([^\r\n]*)$/dim;
+const CONTACT_URI_RE = /sips?:(?:[^@\s;>]*@)?(\[[0-9A-Fa-f:.]+\]|[0-9.]+|[0-9A-Fa-f:]+)(?::(\d{1,5}))?/di;
 const CONTACT_EXPIRES_RE = /;[ \t]*expires[ \t]*=[ \t]*(\d+)/i;
 const EXPIRES_RE = /^Expires[ \t]*:[ \t]*(\d+)/im;
 const SDP_C_RE = /^c=IN IP([46]) ([0-9A-Fa-f:.]+)/m;
@@ -182,7 +254,10 @@ export function parseSip(text: string): SipMessage | null {
       const address = parseAddress(host);
       const port = u[2] ? Number(u[2]) : SIP_DEFAULT_PORT;
       const ex = CONTACT_EXPIRES_RE.exec(c[1]);
-      if (address && port >= 1 && port <= MAX_PORT) contact = { address, port, expires: ex ? Number(ex[1]) : null };
+      const where = span(u, 1, u[2] ? 2 : 1);
+      const at = (c.indices?.[1]?.[0] ?? 0) + where.at;
+      if (address && port >= 1 && port <= MAX_PORT)
+        contact = { address, port, expires: ex ? Number(ex[1]) : null, at, len: where.len };
     }
   }
   const ex = EXPIRES_RE.exec(text);
@@ -214,58 +289,165 @@ function sameAddress(a: WordAddress, family: Family, w: Uint32Array): boolean {
 const OTHER_SRC = new Uint32Array(4);
 const OTHER_DST = new Uint32Array(4);
 const OWN_SRC = new Uint32Array(4);
+const OWN_DST = new Uint32Array(4);
+const NAT_MASK = CtStatus.SRC_NAT | CtStatus.DST_NAT;
 
-/** Runs helper `h` of entry `e` over one packet's payload travelling in `dir`. */
-export function runHelper(host: HelperHost, h: number, e: number, dir: number, payload: Uint8Array, now: number): void {
+const PENDING: PendingExpectation = {
+  family: 4,
+  proto: 0,
+  src: new Uint32Array(4),
+  srcAny: false,
+  sport: 0,
+  dst: new Uint32Array(4),
+  dport: 0,
+  timeoutMs: 0,
+  flags: 0,
+  nat: 0,
+  format: 0,
+  matchAt: 0,
+  matchLen: 0,
+};
+
+/**
+ * nf_ct_expect_related, or — when the master is NATed and the node has the NAT half — the NAT hook, which moves
+ * the expectation to the translated address and rewrites the announcement (`if (hooks && ct->status &
+ * IPS_NAT_MASK)` in nf_conntrack_sip.c / nf_conntrack_ftp.c). Returns a HelperNatResult.
+ */
+function expectOrNat(
+  host: HelperHost,
+  meta: PacketMeta,
+  e: number,
+  dir: number,
+  dst: Uint32Array,
+  dport: number,
+  proto: number,
+  timeoutMs: number,
+  flags: number,
+  nat: number,
+  format: number,
+  matchAt: number,
+  matchLen: number,
+  now: number,
+): number {
+  const family = host.family(e);
+  const hooks = host.helperNat;
+  if (hooks === null || (host.status(e) & NAT_MASK) === 0) {
+    host.expect(e, family, proto, OTHER_SRC, 0, dst, dport, timeoutMs, now, flags);
+    return HelperNatResult.ACCEPT;
+  }
+  const p = PENDING;
+  p.family = family;
+  p.proto = proto;
+  p.src.set(OTHER_SRC);
+  p.srcAny = false;
+  p.sport = 0;
+  p.dst.set(dst);
+  p.dport = dport;
+  p.timeoutMs = timeoutMs;
+  p.flags = flags;
+  p.nat = nat;
+  p.format = format;
+  p.matchAt = matchAt;
+  p.matchLen = matchLen;
+  return hooks.expect(meta, e, dir, p, now);
+}
+
+/**
+ * Runs helper `h` of entry `e` over the payload of the packet in `meta` (from byte `payloadAt`, travelling in
+ * `dir`). Returns a HelperNatResult: anything but ACCEPT means the packet must be dropped (NF_DROP).
+ */
+export function runHelper(
+  host: HelperHost,
+  h: number,
+  e: number,
+  dir: number,
+  meta: PacketMeta,
+  payloadAt: number,
+  now: number,
+): number {
   const family = host.family(e);
   // The expected connection travels in the other direction: "we refer to the reverse direction tuples here".
   host.src(e, 1 - dir, OTHER_SRC);
   host.dst(e, 1 - dir, OTHER_DST);
   host.src(e, dir, OWN_SRC);
-  const text = payloadText(payload);
+  host.dst(e, dir, OWN_DST);
+  const end = Math.min(meta.l3 + meta.length, meta.bytes.length);
+  const text = payloadText(meta.bytes.subarray(payloadAt, end));
   if (h === CtHelper.FTP) {
     const a = parseFtp(text, dir === 1);
-    if (!a) return;
+    if (!a) return HelperNatResult.ACCEPT;
+    if (a.address && a.address.family !== family) return HelperNatResult.ACCEPT;
     // nf_conntrack_ftp.c help(): connect where the command says only if it names someone other than the sender.
-    const daddr =
-      a.address && a.address.family === family && !sameAddress(a.address, family, OWN_SRC)
-        ? a.address.words
-        : OTHER_DST;
-    if (a.address && a.address.family !== family) return;
-    host.expect(e, family, Proto.TCP, OTHER_SRC, 0, daddr, a.port, FTP_EXPECT_TIMEOUT_MS, now);
-    return;
+    const daddr = a.address && !sameAddress(a.address, family, OWN_SRC) ? a.address.words : OTHER_DST;
+    const format =
+      a.kind === "EPRT"
+        ? AnnounceFormat.FTP_EPRT
+        : a.kind === "229"
+          ? AnnounceFormat.FTP_EPSV
+          : AnnounceFormat.FTP_PORT;
+    return expectOrNat(
+      host,
+      meta,
+      e,
+      dir,
+      daddr,
+      a.port,
+      Proto.TCP,
+      FTP_EXPECT_TIMEOUT_MS,
+      0,
+      EXPECT_NAT_FOLLOW_MASTER,
+      format,
+      payloadAt + a.at,
+      a.len,
+      now,
+    );
   }
-  if (h === CtHelper.SIP) {
-    const m = parseSip(text);
-    if (!m) return;
-    if (m.kind === "request" && m.method === "REGISTER" && m.contact) {
-      // process_register_request: no third-party registrations; expires 0 releases the binding.
-      if (!sameAddress(m.contact.address, family, OWN_SRC)) return;
-      const expires = m.contact.expires ?? m.expires ?? SIP_DEFAULT_EXPIRES_S;
-      if (expires === 0) return;
-      host.expect(
-        e,
-        family,
-        host.proto(e),
-        OTHER_SRC,
-        0,
-        m.contact.address.words,
-        m.contact.port,
-        expires * MS,
-        now,
-        EXPECT_PERMANENT | EXPECT_INACTIVE,
-      );
-    } else if (m.kind === "response" && m.method === "REGISTER" && m.status >= 200 && m.status < 300) {
-      // process_register_response → refresh_signalling_expectation: the registrar accepted; activate.
-      const expires = m.contact?.expires ?? m.expires ?? SIP_DEFAULT_EXPIRES_S;
-      host.activateExpectations(e, expires * MS, now);
-    }
-    if (m.sdp && sameAddress(m.sdp.address, family, OWN_SRC)) {
-      // set_expected_rtp_rtcp with sip_direct_media: RTP on the port, RTCP on port + 1, from the peer only.
-      for (const p of m.sdp.ports) {
-        host.expect(e, family, Proto.UDP, OTHER_SRC, 0, m.sdp.address.words, p, SIP_MEDIA_TIMEOUT_MS, now);
-        host.expect(e, family, Proto.UDP, OTHER_SRC, 0, m.sdp.address.words, p + 1, SIP_MEDIA_TIMEOUT_MS, now);
-      }
+  if (h !== CtHelper.SIP) return HelperNatResult.ACCEPT;
+  const m = parseSip(text);
+  if (!m) return HelperNatResult.ACCEPT;
+  const proto = host.proto(e);
+  if (m.kind === "request" && m.method === "REGISTER" && m.contact) {
+    // process_register_request: no third-party registrations; expires 0 releases the binding.
+    if (!sameAddress(m.contact.address, family, OWN_SRC)) return HelperNatResult.ACCEPT;
+    const expires = m.contact.expires ?? m.expires ?? SIP_DEFAULT_EXPIRES_S;
+    if (expires === 0) return HelperNatResult.ACCEPT;
+    const r = expectOrNat(
+      host,
+      meta,
+      e,
+      dir,
+      m.contact.address.words,
+      m.contact.port,
+      proto,
+      expires * MS,
+      EXPECT_PERMANENT | EXPECT_INACTIVE,
+      EXPECT_NAT_SIP_EXPECTED,
+      AnnounceFormat.SIP_ADDR_PORT,
+      payloadAt + m.contact.at,
+      m.contact.len,
+      now,
+    );
+    if (r !== HelperNatResult.ACCEPT) return r;
+  } else if (m.kind === "response" && m.method === "REGISTER" && m.status >= 200) {
+    // process_register_response: a 2xx whose Contact names the (translated) registering address refreshes and
+    // activates that signalling expectation; any other final answer, or none refreshed, flushes them.
+    const expires = m.contact?.expires ?? m.expires ?? SIP_DEFAULT_EXPIRES_S;
+    const c = m.contact;
+    const refreshed =
+      m.status < 300 &&
+      c !== null &&
+      expires > 0 &&
+      sameAddress(c.address, family, OWN_DST) &&
+      host.refreshSignalling(e, proto, c.address.words, c.port, expires * MS, now);
+    if (!refreshed) host.flushSignalling(e);
+  }
+  if (m.sdp && sameAddress(m.sdp.address, family, OWN_SRC)) {
+    // set_expected_rtp_rtcp with sip_direct_media: RTP on the port, RTCP on port + 1, from the peer only. The
+    // NAT half of SDP (nf_nat_sdp_media) is not modelled: media expectations keep the announced address.
+    for (const p of m.sdp.ports) {
+      host.expect(e, family, Proto.UDP, OTHER_SRC, 0, m.sdp.address.words, p, SIP_MEDIA_TIMEOUT_MS, now);
+      host.expect(e, family, Proto.UDP, OTHER_SRC, 0, m.sdp.address.words, p + 1, SIP_MEDIA_TIMEOUT_MS, now);
     }
   }
+  return HelperNatResult.ACCEPT;
 }

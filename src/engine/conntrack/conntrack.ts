@@ -18,7 +18,8 @@ import { TCP_STATE_NAMES, TcpTimeouts, resolveTimeouts } from "./timeouts.js";
 import type { TimeoutProfile, TimeoutTable } from "./timeouts.js";
 import { CtHelper, runHelper } from "./alg-helper.js";
 import { ExpiryClock, PROTO_SHIFT, R, STATUS_MASK } from "./entry-layout.js";
-import type { HelperHost } from "./alg-helper.js";
+import type { HelperHost, HelperNat } from "./alg-helper.js";
+import { HelperNatResult } from "./alg-helper.js";
 
 export interface ConntrackOptions {
   /** nf_conntrack_max. A full table early-drops a non-ASSURED entry near the new tuple's bucket, else the packet
@@ -94,6 +95,15 @@ export const CT_CAUSE_NAMES = [
 /** Expectation flags (NF_CT_EXPECT_*). */
 export const ExpectFlag = { PERMANENT: 1, INACTIVE: 2 } as const;
 
+/** Why `expect` registered nothing (nf_ct_expect_related's errors); ids are >= 0. */
+export const ExpectFail = { FULL: -1, BUSY: -2 } as const;
+
+/**
+ * The NAT half's `expectfn` (nf_nat_helper.c nf_nat_follow_master, nf_nat_sip.c nf_nat_sip_expected): what the
+ * expected connection's new entry is bound to when it arrives. NONE: no NAT of its own.
+ */
+export const ExpectNat = { NONE: 0, FOLLOW_MASTER: 1, SIP_EXPECTED: 2 } as const;
+
 export interface ConntrackTupleView {
   src: string;
   dst: string;
@@ -132,6 +142,11 @@ export interface ExpectationView {
   dport: number;
   flags: number;
   timeoutAt: number;
+  /** ExpectNat: how the expected connection is translated when it arrives. */
+  nat: number;
+  /** The address and port the NAT half moved the expectation away from (exp->saved_addr/saved_proto). */
+  saved: string | null;
+  savedPort: number;
 }
 
 const MS = 1000;
@@ -233,6 +248,13 @@ export class Conntrack implements HelperHost {
   lastCause: number = CtCause.NONE;
   /** Called when an entry is destroyed (timeout, early drop, RST close, reopen, discard): NAT drops its indexes. */
   onDestroy?: (e: number) => void;
+  /**
+   * init_conntrack's `exp->expectfn(ct, exp)`: called when a new, still UNCONFIRMED entry matched expectation `x`
+   * (read it with the expectation* accessors during the call). NAT binds the entry here.
+   */
+  onExpected?: (e: number, x: number) => void;
+  /** The helpers' NAT half (nf_nat_sip / nf_nat_ftp), installed by the node when it does NAT. */
+  helperNat: HelperNat | null = null;
 
   /** Entry records (entry-layout.ts R); the free list threads through the R.MARK word of free entries. */
   private rec: Uint32Array;
@@ -271,6 +293,10 @@ export class Conntrack implements HelperHost {
   private readonly expAddr: Uint32Array; // 8 words: src[4], dst[4]
   private readonly expPort: Uint16Array; // sport (0 = any), dport
   private readonly expExpires: Float64Array;
+  private readonly expNat: Uint8Array;
+  private readonly expSaved: Uint32Array; // 4 words
+  private readonly expSavedPort: Uint16Array;
+  private readonly expDir: Uint8Array;
   private expCount = 0;
 
   // Scratch for the packet being classified (no per-packet allocation).
@@ -324,6 +350,10 @@ export class Conntrack implements HelperHost {
     this.expAddr = new Uint32Array(ec * 8);
     this.expPort = new Uint16Array(ec * 2);
     this.expExpires = new Float64Array(ec);
+    this.expNat = new Uint8Array(ec);
+    this.expSaved = new Uint32Array(ec * 4);
+    this.expSavedPort = new Uint16Array(ec);
+    this.expDir = new Uint8Array(ec);
   }
 
   /** Bytes held by the typed arrays allocated so far (entry records with TCP state, hash index; at most what
@@ -1060,31 +1090,33 @@ export class Conntrack implements HelperHost {
   /**
    * The helper hook (nf_conntrack_helper at priority 300 in postrouting/input, i.e. after NAT set the reply tuple):
    * parses the payload of a packet of a helped entry and creates expectations (FTP PORT/EPRT, 227/229 replies; SIP
-   * REGISTER Contact, 200 OK to REGISTER, SDP c=/m=).
+   * REGISTER Contact, 200 OK to REGISTER, SDP c=/m=). With `helperNat` set and the entry NATed, the NAT half
+   * moves the expectation and rewrites the payload in place. Returns a HelperNatResult (not ACCEPT: drop).
    */
-  help(meta: PacketMeta, now: number): void {
+  help(meta: PacketMeta, now: number): number {
     const e = meta.ctEntry;
-    if (e === NONE || meta.ctState === CtState.INVALID) return;
+    if (e === NONE || meta.ctState === CtState.INVALID) return HelperNatResult.ACCEPT;
     const h = this.helper(e);
-    if (h === CtHelper.NONE) return;
+    if (h === CtHelper.NONE) return HelperNatResult.ACCEPT;
     const b = meta.bytes;
-    if (b.length === 0 || meta.l4 === NONE) return;
+    if (b.length === 0 || meta.l4 === NONE) return HelperNatResult.ACCEPT;
     let at: number;
     if (meta.proto === Proto.TCP) {
-      if (meta.l4 + L4.TCP_DATA_OFF >= b.length) return;
+      if (meta.l4 + L4.TCP_DATA_OFF >= b.length) return HelperNatResult.ACCEPT;
       at = meta.l4 + (b[meta.l4 + L4.TCP_DATA_OFF] >> 4) * 4;
     } else if (meta.proto === Proto.UDP) at = meta.l4 + L4.UDP_LEN;
-    else return;
+    else return HelperNatResult.ACCEPT;
     const end = Math.min(meta.l3 + meta.length, b.length);
-    if (at >= end) return;
-    runHelper(this, h, e, meta.ctDir, b.subarray(at, end), now);
+    if (at >= end) return HelperNatResult.ACCEPT;
+    return runHelper(this, h, e, meta.ctDir, meta, at, now);
   }
 
   /**
    * nf_ct_expect_related: expect a connection `src:sport → dst:dport` (src null = any address, sport 0 = any port)
    * related to `master`, for `timeoutMs`. A new connection matching it is RELATED with status EXPECTED, and the
    * expectation is used up unless ExpectFlag.PERMANENT; ExpectFlag.INACTIVE ones match only once activated.
-   * Returns the expectation id, or NONE when the table is full.
+   * Returns the expectation id, or ExpectFail.FULL when the table is full, ExpectFail.BUSY when another master
+   * already expects the same tuple (__nf_ct_expect_check: the same master's clashing expectation is replaced).
    */
   expect(
     master: number,
@@ -1103,12 +1135,13 @@ export class Conntrack implements HelperHost {
       if (this.expMaster[i] === NONE) {
         if (x === NONE) x = i;
       } else if (this.sameExpectation(i, family, proto, src, sport, dst, dport)) {
-        x = i; // nf_ct_expect_insert replaces a clashing expectation
+        if (this.expMaster[i] !== master) return ExpectFail.BUSY;
+        x = i;
         this.unexpect(i);
         break;
       }
     }
-    if (x === NONE) return NONE;
+    if (x === NONE) return ExpectFail.FULL;
     this.expMaster[x] = master;
     this.expInfo[x] = family === 6 ? 1 : 0;
     this.expProto[x] = proto;
@@ -1121,8 +1154,45 @@ export class Conntrack implements HelperHost {
     this.expPort[x * 2] = sport;
     this.expPort[x * 2 + 1] = dport;
     this.expExpires[x] = now + timeoutMs;
+    this.expNat[x] = ExpectNat.NONE;
+    this.expSavedPort[x] = 0;
     this.expCount++;
     return x;
+  }
+
+  /**
+   * The NAT half took expectation `x` over (nf_nat_sip_expect, nf_nat_ftp): when the expected connection arrives,
+   * `nat` (an ExpectNat) binds it, DNAT to `saved`:`savedPort` (null: the master's source, as
+   * nf_nat_follow_master uses). `dir` is the master direction the expected connection travels in (exp->dir).
+   */
+  setExpectationNat(x: number, nat: number, saved: Uint32Array | null, savedPort: number, dir: number): void {
+    this.expNat[x] = nat;
+    this.expDir[x] = dir;
+    for (let i = 0; i < 4; i++) this.expSaved[x * 4 + i] = saved === null ? 0 : saved[i];
+    this.expSavedPort[x] = savedPort;
+  }
+  /** ExpectNat of expectation `x`. */
+  expectationNat(x: number): number {
+    return this.expNat[x];
+  }
+  /** The master of expectation `x` (NONE once it is gone). */
+  expectationMaster(x: number): number {
+    return this.expMaster[x];
+  }
+  /** The saved (pre-NAT) address of expectation `x`. */
+  expectationSaved(x: number, out: Uint32Array): void {
+    for (let i = 0; i < 4; i++) out[i] = this.expSaved[x * 4 + i];
+  }
+  expectationSavedPort(x: number): number {
+    return this.expSavedPort[x];
+  }
+  /** exp->dir: the master direction the expected connection travels in. */
+  expectationDir(x: number): number {
+    return this.expDir[x];
+  }
+  /** nf_ct_unexpect_related: withdraw expectation `x` (the NAT half could not rewrite the packet announcing it). */
+  unexpectRelated(x: number): void {
+    if (x >= 0 && x < this.expCap && this.expMaster[x] !== NONE) this.unexpect(x);
   }
 
   private sameExpectation(
@@ -1145,13 +1215,36 @@ export class Conntrack implements HelperHost {
     return true;
   }
 
-  /** Clears ExpectFlag.INACTIVE on the master's expectations and sets their timeout (SIP 200 OK to REGISTER). */
-  activateExpectations(master: number, timeoutMs: number, now: number): void {
+  /**
+   * nf_conntrack_sip.c refresh_signalling_expectation: the master's live signalling (PERMANENT) expectation for
+   * `dst`:`dport` over `proto` is activated and its timeout set (a 2xx to REGISTER). False when none matched.
+   */
+  refreshSignalling(
+    master: number,
+    proto: number,
+    dst: Uint32Array,
+    dport: number,
+    timeoutMs: number,
+    now: number,
+  ): boolean {
+    const n = this.family(master) === 6 ? 4 : 1;
     for (let x = 0; x < this.expCap; x++) {
-      if (this.expMaster[x] !== master) continue;
+      if (this.expMaster[x] !== master || !(this.expFlags[x] & ExpectFlag.PERMANENT)) continue;
+      if (this.expProto[x] !== proto || this.expPort[x * 2 + 1] !== dport || this.expExpires[x] <= now) continue;
+      let same = true;
+      for (let i = 0; i < n; i++) if (this.expAddr[x * 8 + 4 + i] !== dst[i] >>> 0) same = false;
+      if (!same) continue;
       this.expFlags[x] &= ~ExpectFlag.INACTIVE;
       this.expExpires[x] = now + timeoutMs;
+      return true;
     }
+    return false;
+  }
+
+  /** nf_conntrack_sip.c flush_expectations(ct, false): drop the master's signalling expectations. */
+  flushSignalling(master: number): void {
+    for (let x = 0; x < this.expCap; x++)
+      if (this.expMaster[x] === master && this.expFlags[x] & ExpectFlag.PERMANENT) this.unexpect(x);
   }
 
   private unexpect(x: number): void {
@@ -1194,6 +1287,7 @@ export class Conntrack implements HelperHost {
       this.masters.set(e, m);
       const h = this.helper(m);
       if (h !== CtHelper.NONE && h === CtHelper.SIP) this.setHelper(e, h);
+      if (this.expNat[x] !== ExpectNat.NONE) this.onExpected?.(e, x);
       if (!(this.expFlags[x] & ExpectFlag.PERMANENT)) this.unexpect(x);
       return true;
     }
@@ -1217,6 +1311,9 @@ export class Conntrack implements HelperHost {
         dport: this.expPort[x * 2 + 1],
         flags: this.expFlags[x],
         timeoutAt: this.expExpires[x],
+        nat: this.expNat[x],
+        saved: this.expNat[x] === ExpectNat.NONE ? null : formatAddr(family, this.expSaved.subarray(x * 4, x * 4 + 4)),
+        savedPort: this.expSavedPort[x],
       });
     }
     return out;

@@ -1,0 +1,246 @@
+// The helpers' NAT half through a whole masquerading router (seed-home's ruleset plus `ct helper set`): an outbound
+// SIP REGISTER publishes the LAN Contact on the WAN address, and the registrar side's SYN to it is RELATED, DNATed
+// to the LAN host and accepted by `ct state related accept` (nf_nat_sip.c); FTP PORT likewise (nf_nat_ftp.c).
+import { describe, expect, it } from "vitest";
+import { fc, test } from "@fast-check/vitest";
+import type { Datapath } from "../datapath.js";
+import {
+  LAN,
+  RecordingSink,
+  WAN,
+  baseChain,
+  int,
+  match,
+  rule,
+  seedRouter,
+  seedRuleset,
+  tcpPacket,
+  words,
+} from "../datapath.fixture.js";
+import { TcpFlag } from "../packet-meta.js";
+import { PacketMeta } from "../packet-meta.js";
+import { fillPacketMeta } from "../packet-parse.js";
+import { ExpectNat } from "../conntrack/index.js";
+import { AnnounceFormat } from "../conntrack/index.js";
+import { internetChecksum, pseudoHeaderSumV4, sumWords, foldSum } from "../../wire/checksum.js";
+import { readU16, readU32 } from "../../wire/bytes.js";
+import { formatAnnouncement, mangleInPlace } from "./helper-nat.js";
+
+const U = "192.168.1.10";
+const WAN_IP = "198.51.100.2";
+const REGISTRAR = "203.0.113.66";
+const { SYN, ACK, PSH } = TcpFlag;
+const enc = new TextEncoder();
+const dec = new TextDecoder("latin1");
+const IP_HEADER = 20;
+
+/** seed-home plus a prerouting chain assigning `helper` to TCP port `port` (SEMANTICS §2.11: explicit only). */
+function router(helper: "sip" | "ftp" | null, port: number): Datapath {
+  const chains =
+    helper === null
+      ? []
+      : [
+          baseChain("helpers", 200, "filter", "prerouting", 0, "accept", [
+            rule(201, match({ kind: "payload", protocol: "tcp", field: "dport" }, int(port)), {
+              kind: "ct-helper-set",
+              name: helper,
+            }),
+          ]),
+        ];
+  return seedRouter(seedRuleset({ chains }));
+}
+
+function send(dp: Datapath, iif: number, bytes: Uint8Array, now: number) {
+  const sink = new RecordingSink();
+  const d = dp.receive(bytes, 0, bytes.length, iif, now, sink);
+  return { d, out: sink.transmitted.at(0)?.bytes ?? null };
+}
+
+/** TCP payload of an IPv4 packet as text. */
+function payloadOf(b: Uint8Array): string {
+  const l4 = (b[0] & 0xf) * 4;
+  return dec.decode(b.subarray(l4 + (b[l4 + 12] >> 4) * 4));
+}
+
+function tcpChecksumOk(b: Uint8Array): boolean {
+  const l4 = (b[0] & 0xf) * 4;
+  const len = readU16(b, 2) - l4;
+  return foldSum(sumWords(b, l4, len, pseudoHeaderSumV4(readU32(b, 12), readU32(b, 16), 6, len))) === 0xffff;
+}
+
+/** U opens TCP to `server`:`port` through the router; returns the masqueraded source port. */
+function handshake(dp: Datapath, server: string, port: number): number {
+  const syn = send(dp, LAN, tcpPacket(U, 40000, server, port, { flags: SYN, seq: 100 }), 0);
+  expect(syn.d.kind).toBe("forwarded");
+  const natPort = readU16(syn.out!, IP_HEADER);
+  expect(
+    send(dp, WAN, tcpPacket(server, port, WAN_IP, natPort, { flags: SYN | ACK, seq: 900, ack: 101 }), 1).d.kind,
+  ).toBe("forwarded");
+  send(dp, LAN, tcpPacket(U, 40000, server, port, { flags: ACK, seq: 101, ack: 901 }), 2);
+  return natPort;
+}
+
+const REGISTER =
+  `REGISTER sip:${REGISTRAR};transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP ${U}:3389\r\nCSeq: 1 REGISTER\r\n` +
+  `Contact: <sip:u@${U}:3389;transport=tcp>;expires=3600\r\nContent-Length: 0\r\n\r\n`;
+
+function sipThroughRouter(helper: boolean) {
+  const dp = router(helper ? "sip" : null, 5060);
+  const natPort = handshake(dp, REGISTRAR, 5060);
+  const reg = send(
+    dp,
+    LAN,
+    tcpPacket(U, 40000, REGISTRAR, 5060, { flags: ACK | PSH, seq: 101, ack: 901, payload: enc.encode(REGISTER) }),
+    3,
+  );
+  const sent = reg.out!;
+  const ok = enc.encode(
+    `SIP/2.0 200 OK\r\nCSeq: 1 REGISTER\r\nContact: ${/Contact: ([^\r]*)/.exec(payloadOf(sent))![1]}\r\nContent-Length: 0\r\n\r\n`,
+  );
+  send(
+    dp,
+    WAN,
+    tcpPacket(REGISTRAR, 5060, WAN_IP, natPort, {
+      flags: ACK | PSH,
+      seq: 901,
+      ack: 101 + REGISTER.length,
+      payload: ok,
+    }),
+    4,
+  );
+  return { dp, sent };
+}
+
+describe("SIP REGISTER through a masquerading router (nf_nat_sip)", () => {
+  it("publishes the Contact on the WAN address, bytes exact, and expects the registrar there", () => {
+    const { dp, sent } = sipThroughRouter(true);
+    expect(payloadOf(sent)).toBe(REGISTER.replace(`<sip:u@${U}:3389`, `<sip:u@${WAN_IP}:3389`));
+    expect(sent.length).toBe(IP_HEADER + 20 + REGISTER.length);
+    expect(tcpChecksumOk(sent)).toBe(true);
+    expect(internetChecksum(sent, 0, IP_HEADER)).toBe(0);
+    expect(dp.conntrack.listExpectations()).toMatchObject([
+      { src: REGISTRAR, sport: 0, dst: WAN_IP, dport: 3389, nat: ExpectNat.SIP_EXPECTED, saved: U, savedPort: 3389 },
+    ]);
+    // The 200 OK (Contact on the WAN address) activated it.
+    expect(dp.conntrack.listExpectations()[0].flags & 2).toBe(0);
+  });
+
+  it("an inbound SYN to WAN:3389 is RELATED, DNATed to U:3389 and forwarded by `ct state related accept`", () => {
+    const { dp } = sipThroughRouter(true);
+    const events: string[] = [];
+    dp.trace = (e) => {
+      if (e.kind === "conntrack") events.push(e.state);
+    };
+    const r = send(dp, WAN, tcpPacket(REGISTRAR, 61000, WAN_IP, 3389, { flags: SYN, seq: 5 }), 5);
+    expect(r.d).toEqual({ kind: "forwarded", oif: LAN });
+    expect(events).toEqual(["related"]);
+    const out = r.out!;
+    expect(readU32(out, 16)).toBe(words(U)[0]);
+    expect(readU16(out, IP_HEADER + 2)).toBe(3389);
+    expect(readU32(out, 12)).toBe(words(REGISTRAR)[0]);
+    expect(tcpChecksumOk(out)).toBe(true);
+    // U's SYN/ACK goes back out translated to WAN:3389.
+    const back = send(dp, LAN, tcpPacket(U, 3389, REGISTRAR, 61000, { flags: SYN | ACK, seq: 77, ack: 6 }), 6);
+    expect(back.d).toEqual({ kind: "forwarded", oif: WAN });
+    expect(readU32(back.out!, 12)).toBe(words(WAN_IP)[0]);
+    expect(readU16(back.out!, IP_HEADER)).toBe(3389);
+  });
+
+  it("without the helper the Contact leaves unchanged and the SYN to WAN:3389 is dropped", () => {
+    const { dp, sent } = sipThroughRouter(false);
+    expect(payloadOf(sent)).toBe(REGISTER);
+    expect(dp.conntrack.listExpectations()).toEqual([]);
+    const r = send(dp, WAN, tcpPacket(REGISTRAR, 61000, WAN_IP, 3389, { flags: SYN }), 5);
+    expect(r.d.kind).toBe("dropped");
+    expect(r.out).toBeNull();
+  });
+
+  it("moves to the next port when another master already expects WAN:3389", () => {
+    const dp = router("sip", 5060);
+    const other = new Uint32Array(4);
+    other[0] = words(REGISTRAR)[0];
+    const natPort = handshake(dp, REGISTRAR, 5060);
+    // A clashing expectation held by some other master (entry id distinct from ours).
+    dp.conntrack.expect(9999, 4, 6, other, 0, words(WAN_IP), 3389, 60_000, 3);
+    const reg = send(
+      dp,
+      LAN,
+      tcpPacket(U, 40000, REGISTRAR, 5060, { flags: ACK | PSH, seq: 101, ack: 901, payload: enc.encode(REGISTER) }),
+      3,
+    );
+    expect(natPort).toBeGreaterThan(0);
+    expect(payloadOf(reg.out!)).toContain(`<sip:u@${WAN_IP}:3390;transport=tcp>`);
+    expect(
+      dp.conntrack
+        .listExpectations()
+        .map((x) => x.dport)
+        .sort(),
+    ).toEqual([3389, 3390]);
+  });
+});
+
+describe("FTP PORT through a masquerading router (nf_nat_ftp)", () => {
+  it("rewrites PORT to the WAN address and DNATs the server's data connection to the client", () => {
+    const dp = router("ftp", 21);
+    handshake(dp, REGISTRAR, 21);
+    const cmd = "PORT 192,168,1,10,4,1\r\n";
+    const r = send(
+      dp,
+      LAN,
+      tcpPacket(U, 40000, REGISTRAR, 21, { flags: ACK | PSH, seq: 101, ack: 901, payload: enc.encode(cmd) }),
+      3,
+    );
+    expect(payloadOf(r.out!)).toBe("PORT 198,51,100,2,4,1\r\n");
+    expect(tcpChecksumOk(r.out!)).toBe(true);
+    const data = send(dp, WAN, tcpPacket(REGISTRAR, 20, WAN_IP, 1025, { flags: SYN }), 4);
+    expect(data.d).toEqual({ kind: "forwarded", oif: LAN });
+    expect(readU32(data.out!, 16)).toBe(words(U)[0]);
+    expect(readU16(data.out!, IP_HEADER + 2)).toBe(1025);
+  });
+
+  it("drops a PORT whose rewrite would change the length (no TCP sequence adjustment)", () => {
+    const dp = router("ftp", 21);
+    handshake(dp, REGISTRAR, 21);
+    const cmd = "PORT 192,168,1,9,4,1\r\n";
+    const r = send(
+      dp,
+      LAN,
+      tcpPacket(U, 40000, REGISTRAR, 21, { flags: ACK | PSH, seq: 101, ack: 901, payload: enc.encode(cmd) }),
+      3,
+    );
+    expect(r.d).toMatchObject({ kind: "dropped", reason: { kind: "nat", reason: "helper-mangle" } });
+    expect(dp.conntrack.listExpectations()).toEqual([]);
+  });
+});
+
+describe("formatAnnouncement", () => {
+  it("writes each announcement the way its protocol does", () => {
+    const a = words(WAN_IP);
+    expect(formatAnnouncement(AnnounceFormat.SIP_ADDR_PORT, 4, a, 3389)).toBe("198.51.100.2:3389");
+    expect(formatAnnouncement(AnnounceFormat.SIP_ADDR_PORT, 6, words("2001:db8::5"), 5070)).toBe("[2001:db8::5]:5070");
+    expect(formatAnnouncement(AnnounceFormat.FTP_PORT, 4, a, 1025)).toBe("198,51,100,2,4,1");
+    expect(formatAnnouncement(AnnounceFormat.FTP_EPRT, 4, a, 6275)).toBe("|1|198.51.100.2|6275|");
+    expect(formatAnnouncement(AnnounceFormat.FTP_EPSV, 4, a, 6446)).toBe("|||6446|");
+  });
+});
+
+describe("mangleInPlace", () => {
+  test.prop([fc.string({ minLength: 1, maxLength: 40 }), fc.nat({ max: 200 }), fc.boolean()])(
+    "an equal-length rewrite keeps the TCP checksum valid; another length changes nothing",
+    (text, pad, sameLength) => {
+      const body = "x".repeat(pad) + "A".repeat(text.length) + "\r\n";
+      const bytes = tcpPacket(U, 40000, REGISTRAR, 5060, { flags: ACK, payload: enc.encode(body) });
+      const meta = new PacketMeta();
+      expect(fillPacketMeta(bytes, 0, bytes.length, meta)).toBeNull();
+      const before = bytes.slice();
+      const at = IP_HEADER + 20 + pad;
+      const ascii = text.replace(/[^\x20-\x7e]/g, "?");
+      const ok = mangleInPlace(meta, at, sameLength ? ascii.length : ascii.length + 1, ascii);
+      expect(ok).toBe(sameLength);
+      if (sameLength) {
+        expect(payloadOf(bytes)).toBe("x".repeat(pad) + ascii + "\r\n");
+        expect(tcpChecksumOk(bytes)).toBe(true);
+      } else expect(bytes).toEqual(before);
+    },
+  );
+});

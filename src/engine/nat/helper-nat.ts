@@ -1,0 +1,212 @@
+// The NAT half of the FTP and SIP helpers (net/netfilter/nf_nat_ftp.c, nf_nat_sip.c, nf_nat_helper.c), SEMANTICS.md
+// §2.11 and §6.4. When a helped master connection is NATed, the conntrack half (conntrack/alg-helper.ts) hands the
+// expectation it built to `expect` instead of registering it: the expectation moves to the master's translated
+// address (the reply tuple's destination, e.g. the router's WAN address) on the announced port if free, else the
+// next free one; the original endpoint is saved in the expectation; and the announcement in the payload (SIP
+// Contact, FTP PORT/EPRT/227/229 argument) is rewritten to the external endpoint. When the expected connection
+// arrives, `expected` (conntrack's onExpected, the kernel's expectfn) binds its new entry: DNAT to the saved
+// endpoint, plus the SNAT nf_nat_follow_master / nf_nat_sip_expected add.
+//
+// Payload rewriting keeps the length: a replacement of another length would need TCP sequence adjustment
+// (nf_nat_seqadj.c), which is not modelled, so such a packet is dropped as the kernel drops one it cannot mangle.
+import type { HelperNat, PendingExpectation } from "../conntrack/alg-helper.js";
+import { AnnounceFormat, HelperNatResult } from "../conntrack/alg-helper.js";
+import { ExpectFail, ExpectNat } from "../conntrack/conntrack.js";
+import type { Family, PacketMeta } from "../packet-meta.js";
+import { CtDir, CtStatus, Proto } from "../packet-meta.js";
+import { formatIpv4, formatIpv6, wordsToIpv6 } from "../../wire/address.js";
+import { readU32, writeU16 } from "../../wire/bytes.js";
+import { finishChecksum, pseudoHeaderSumV4, pseudoHeaderSumV6, sumWords } from "../../wire/checksum.js";
+import { Ipv4Field } from "../../wire/ipv4.js";
+import { Ipv6Field } from "../../wire/ipv6.js";
+import { TcpField } from "../../wire/tcp.js";
+import { UDP_NO_CHECKSUM, UdpField } from "../../wire/udp.js";
+
+/** What the NAT half needs of conntrack (src/engine/conntrack/conntrack.ts `Conntrack` satisfies it). */
+export interface HelperNatConntrack {
+  family(e: number): Family;
+  status(e: number): number;
+  setStatus(e: number, bits: number): void;
+  src(e: number, dir: number, out: Uint32Array): void;
+  dst(e: number, dir: number, out: Uint32Array): void;
+  sport(e: number, dir: number): number;
+  dport(e: number, dir: number): number;
+  setReplyTuple(e: number, src: Uint32Array, sport: number, dst: Uint32Array, dport: number): void;
+  expect(
+    master: number,
+    family: Family,
+    proto: number,
+    src: Uint32Array | null,
+    sport: number,
+    dst: Uint32Array,
+    dport: number,
+    timeoutMs: number,
+    now: number,
+    flags?: number,
+  ): number;
+  setExpectationNat(x: number, nat: number, saved: Uint32Array | null, savedPort: number, dir: number): void;
+  unexpectRelated(x: number): void;
+  expectationNat(x: number): number;
+  expectationMaster(x: number): number;
+  expectationSaved(x: number, out: Uint32Array): void;
+  expectationSavedPort(x: number): number;
+  expectationDir(x: number): number;
+}
+
+const MAX_PORT = 0xffff;
+const BYTE = 0xff;
+/** RFC 768: a computed UDP checksum of 0 is sent as all ones (0 means "no checksum"). */
+const UDP_ZERO_SUM = 0xffff;
+
+function sameAddr(family: Family, a: Uint32Array, b: Uint32Array): boolean {
+  if (a[0] !== b[0]) return false;
+  return family === 4 || (a[1] === b[1] && a[2] === b[2] && a[3] === b[3]);
+}
+
+function addressText(family: Family, w: Uint32Array, scratch: Uint8Array): string {
+  if (family === 4) return formatIpv4(w[0]);
+  wordsToIpv6(w, scratch, 0);
+  return formatIpv6(scratch);
+}
+
+/** nf_nat_sip.c sip_sprintf_addr_port and nf_nat_ftp.c nf_nat_ftp_fmt_cmd: the announcement as the peer reads it. */
+export function formatAnnouncement(format: number, family: Family, addr: Uint32Array, port: number): string {
+  const text = addressText(family, addr, new Uint8Array(16));
+  switch (format) {
+    case AnnounceFormat.SIP_ADDR_PORT:
+      return family === 4 ? `${text}:${port}` : `[${text}]:${port}`;
+    case AnnounceFormat.FTP_PORT: {
+      const a = addr[0];
+      return `${a >>> 24},${(a >>> 16) & BYTE},${(a >>> 8) & BYTE},${a & BYTE},${port >>> 8},${port & BYTE}`;
+    }
+    case AnnounceFormat.FTP_EPRT:
+      return `|${family === 4 ? 1 : 2}|${text}|${port}|`;
+    default:
+      return `|||${port}|`;
+  }
+}
+
+/**
+ * nf_nat_mangle_tcp_packet / nf_nat_mangle_udp_packet for an equal-length replacement: writes `text` over bytes
+ * [at, at + len) of the packet and recomputes the transport checksum (an IPv4 UDP checksum of 0 stays 0).
+ * False when the length differs or the span is outside the payload.
+ */
+export function mangleInPlace(meta: PacketMeta, at: number, len: number, text: string): boolean {
+  const b = meta.bytes;
+  const end = meta.l3 + meta.length;
+  if (text.length !== len || at < meta.l4 || at + len > end) return false;
+  for (let i = 0; i < len; i++) b[at + i] = text.charCodeAt(i) & BYTE;
+  const l4 = meta.l4;
+  const l4len = end - l4;
+  const field = meta.proto === Proto.TCP ? l4 + TcpField.CHECKSUM : l4 + UdpField.CHECKSUM;
+  if (meta.proto === Proto.UDP && meta.family === 4 && b[field] === 0 && b[field + 1] === 0) return true;
+  writeU16(b, field, 0);
+  const pseudo =
+    meta.family === 4
+      ? pseudoHeaderSumV4(readU32(b, meta.l3 + Ipv4Field.SRC), readU32(b, meta.l3 + Ipv4Field.DST), meta.proto, l4len)
+      : pseudoHeaderSumV6(b, meta.l3 + Ipv6Field.SRC, b, meta.l3 + Ipv6Field.DST, meta.proto, l4len);
+  let sum = finishChecksum(sumWords(b, l4, l4len, pseudo));
+  if (meta.proto === Proto.UDP && sum === UDP_NO_CHECKSUM) sum = UDP_ZERO_SUM;
+  writeU16(b, field, sum);
+  return true;
+}
+
+/** The helpers' NAT half of one node: install as `conntrack.helperNat` and wire `expected` to `onExpected`. */
+export class HelperNatHooks implements HelperNat {
+  private readonly ct: HelperNatConntrack;
+  private readonly ownSrc = new Uint32Array(4);
+  private readonly otherDst = new Uint32Array(4);
+  private readonly newAddr = new Uint32Array(4);
+  private readonly a = new Uint32Array(4);
+  private readonly b = new Uint32Array(4);
+  private readonly c = new Uint32Array(4);
+
+  constructor(ct: HelperNatConntrack) {
+    this.ct = ct;
+  }
+
+  /** nf_nat_sip_expect (SIP) and nf_nat_ftp (FTP); a HelperNatResult. */
+  expect(meta: PacketMeta, e: number, dir: number, p: PendingExpectation, now: number): number {
+    const ct = this.ct;
+    const family = p.family;
+    ct.src(e, dir, this.ownSrc);
+    ct.dst(e, 1 - dir, this.otherDst);
+    const sip = p.nat === ExpectNat.SIP_EXPECTED;
+    let port: number;
+    let expDst: Uint32Array;
+    if (sip) {
+      // "Connection will come from reply": to where the master's packets appear to come from, unless untranslated.
+      this.newAddr.set(sameAddr(family, this.ownSrc, this.otherDst) ? p.dst : this.otherDst);
+      // A Contact on the signalling source port maps to that port's translation.
+      port = p.dport === ct.sport(e, dir) ? ct.dport(e, 1 - dir) : p.dport;
+      expDst = this.newAddr;
+    } else {
+      // nf_nat_ftp: "connection will come from wherever this packet goes, hence !dir".
+      this.newAddr.set(this.otherDst);
+      port = p.dport;
+      expDst = p.dst;
+    }
+    // nf_nat_sip_expect's search: the port, then upwards until an expectation slot is not busy.
+    let x: number = ExpectFail.BUSY;
+    for (; port <= MAX_PORT && port !== 0; port++) {
+      x = ct.expect(e, family, p.proto, p.srcAny ? null : p.src, p.sport, expDst, port, p.timeoutMs, now, p.flags);
+      if (x !== ExpectFail.BUSY) break;
+    }
+    if (x < 0) return HelperNatResult.NO_PORT;
+    ct.setExpectationNat(x, p.nat, sip ? p.dst : null, p.dport, 1 - dir);
+    // nf_nat_sip_expect mangles only when the endpoint changed; nf_nat_ftp always writes its command.
+    if (!sip || !sameAddr(family, this.newAddr, p.dst) || port !== p.dport) {
+      const text = formatAnnouncement(p.format, family, this.newAddr, port);
+      if (!mangleInPlace(meta, p.matchAt, p.matchLen, text)) {
+        ct.unexpectRelated(x);
+        return HelperNatResult.CANNOT_MANGLE;
+      }
+    }
+    return HelperNatResult.ACCEPT;
+  }
+
+  /**
+   * The expectfn, for new entry `e` (UNCONFIRMED, at conntrack time) that matched expectation `x`:
+   * nf_nat_follow_master (FTP: SNAT to where the master sends, DNAT to the master's endpoint on the saved port) or
+   * nf_nat_sip_expected (DNAT to the saved Contact; SNAT only when the connection comes from the master's peer).
+   */
+  expected(e: number, x: number): void {
+    const ct = this.ct;
+    const nat = ct.expectationNat(x);
+    if (nat === ExpectNat.NONE) return;
+    const m = ct.expectationMaster(x);
+    const expDir = ct.expectationDir(x);
+    const family = ct.family(e);
+    const dnat = this.a;
+    const snat = this.b;
+    const dnatPort = ct.expectationSavedPort(x);
+    let withSrc: boolean;
+    if (nat === ExpectNat.FOLLOW_MASTER) {
+      ct.dst(m, 1 - expDir, snat);
+      ct.src(m, 1 - expDir, dnat);
+      withSrc = true;
+    } else {
+      ct.expectationSaved(x, dnat);
+      ct.src(e, CtDir.ORIGINAL, this.c);
+      ct.src(m, expDir, snat);
+      withSrc = sameAddr(family, this.c, snat);
+      if (withSrc) ct.dst(m, 1 - expDir, snat);
+    }
+    // nf_nat_setup_info for each manip: the reply tuple's source is the DNAT target, its destination the SNAT one
+    // (ports: DST takes the saved port, SRC keeps the port: NF_NAT_RANGE_MAP_IPS only).
+    const rSrc = this.c;
+    const rDst = this.newAddr;
+    ct.src(e, CtDir.REPLY, rSrc);
+    ct.dst(e, CtDir.REPLY, rDst);
+    const rSport = ct.sport(e, CtDir.REPLY);
+    const rDport = ct.dport(e, CtDir.REPLY);
+    let status: number = CtStatus.DST_NAT_DONE;
+    if (!sameAddr(family, rSrc, dnat) || rSport !== dnatPort) status |= CtStatus.DST_NAT;
+    if (withSrc) {
+      status |= CtStatus.SRC_NAT_DONE;
+      if (!sameAddr(family, rDst, snat)) status |= CtStatus.SRC_NAT;
+    }
+    ct.setReplyTuple(e, dnat, dnatPort, withSrc ? snat : rDst, rDport);
+    ct.setStatus(e, status);
+  }
+}
