@@ -9,6 +9,8 @@ import { IMPORT_TYPES, runImport } from "./import.js";
 import { simulateCommand } from "./simulate.js";
 import { attacksCommand } from "./attacks.js";
 import { AUDIT_FORMATS, FAIL_ON, auditCommand, terminalCounter } from "./audit.js";
+import { labCommand } from "./lab.js";
+import type { LabAction } from "./lab.js";
 
 /** Exit codes of the command-line contract: 0 success, 1 findings or invalid input, 2 usage error. */
 export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
@@ -160,6 +162,34 @@ export function buildProgram(io: CliIo, exit: ExitState = { code: ExitCode.OK })
       if (r.err !== "") io.err(r.err);
       if (r.out !== "") io.out(r.out);
       exit.code = r.exitCode;
+    });
+
+  const lab = program
+    .command("lab")
+    .description("build the network for real in Linux network namespaces (needs root): up, status, down");
+  const labAction = (action: LabAction, description: string) =>
+    lab
+      .command(action)
+      .description(description)
+      .argument("<network>", "network description (YAML)")
+      .action(async (file) => {
+        exit.code = await labCommand({ action, network: file, json: false, out: io.out, err: io.err });
+      });
+  labAction("up", "create a namespace per node, veth links, addresses, routes, sysctls, rulesets and listeners");
+  labAction("down", "stop the lab's processes and delete its namespaces (safe to run twice, also after a crash)");
+  lab
+    .command("status")
+    .description("list the lab's namespaces with their addresses and its processes")
+    .argument("<network>", "network description (YAML)")
+    .option("--json", "print {network, up, stateFile, namespaces, processes}")
+    .action(async (file, options) => {
+      exit.code = await labCommand({
+        action: "status",
+        network: file,
+        json: options.json === true,
+        out: io.out,
+        err: io.err,
+      });
     });
 
   return program;

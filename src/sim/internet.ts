@@ -59,13 +59,33 @@ function inPrefix(prefixText: string, address: string): boolean {
   return (a.prefix.addr & mask) >>> 0 === p.prefix.addr;
 }
 
-export function buildInternet(sim: Simulation, spec: InternetSpec): SetupResult<Internet> {
+/** One node of the internet side: its interfaces and routes (the same for the twin and the kernel lab). */
+export interface InternetNodePlan {
+  readonly name: string;
+  readonly interfaces: readonly InterfaceSpec[];
+  readonly routes: readonly RouteText[];
+}
+
+/** One link of the internet side: its name and `node:interface` endpoints. */
+export interface InternetSegmentPlan {
+  readonly name: string;
+  readonly endpoints: readonly string[];
+}
+
+/** The internet's shape without running anything: the ISP, the public hosts, and the segments joining them. */
+export interface InternetPlan {
+  readonly isp: InternetNodePlan;
+  /** In the order of `spec.hosts`. */
+  readonly hosts: readonly InternetNodePlan[];
+  readonly segments: readonly InternetSegmentPlan[];
+}
+
+export function planInternet(spec: InternetSpec): InternetPlan {
   const ispName = spec.isp ?? "isp";
   const layout = spec.layout ?? "shared";
   const ispInternet = spec.ispInternetAddress ?? "203.0.113.1/24";
   const ispAddr = ispInternet.slice(0, ispInternet.indexOf("/") < 0 ? undefined : ispInternet.indexOf("/"));
   const sharedSegment = spec.segment ?? "internet";
-  const delay = spec.delayMs !== undefined ? { delayMs: spec.delayMs } : {};
 
   const interfaces: InterfaceSpec[] = spec.customers.map((c, i) => ({ name: `cust${i}`, addresses: [c.ispAddress] }));
   const routes: RouteText[] = [];
@@ -82,16 +102,12 @@ export function buildInternet(sim: Simulation, spec: InternetSpec): SetupResult<
       routes.push({ to: `${h.address}/32`, dev: `to-${h.name}` });
     }
   }
-  const isp = sim.addRouter(ispName, { interfaces, routes });
-  if (!isp.ok) return isp;
+  const segments: InternetSegmentPlan[] = spec.customers.map((c, i) => ({
+    name: c.segment,
+    endpoints: [`${ispName}:cust${i}`, c.endpoint],
+  }));
 
-  for (const [i, c] of spec.customers.entries()) {
-    const link = sim.connect(c.segment, [`${ispName}:cust${i}`, c.endpoint], delay);
-    if (!link.ok) return link;
-  }
-
-  const hosts = new Map<string, SimNode>();
-  for (const h of spec.hosts) {
+  const hosts = spec.hosts.map((h): InternetNodePlan => {
     const shared = layout === "shared" && inPrefix(ispInternet, h.address);
     const prefixLen = shared ? ispInternet.slice(ispInternet.indexOf("/") + 1) : "32";
     // Off the shared prefix the ISP is still the gateway (reached on-link); a p2p link needs no next hop at all.
@@ -99,9 +115,44 @@ export function buildInternet(sim: Simulation, spec: InternetSpec): SetupResult<
       layout === "shared"
         ? { to: "default", via: ispAddr, ...(shared ? {} : { dev: HOST_INTERFACE }) }
         : { to: "default", dev: HOST_INTERFACE };
-    const node = sim.addHost(h.name, {
+    return {
+      name: h.name,
       interfaces: [{ name: HOST_INTERFACE, addresses: [`${h.address}/${prefixLen}`] }],
       routes: [route],
+    };
+  });
+  if (layout === "shared") {
+    segments.push({
+      name: sharedSegment,
+      endpoints: [`${ispName}:internet`, ...spec.hosts.map((h) => `${h.name}:${HOST_INTERFACE}`)],
+    });
+  } else {
+    for (const h of spec.hosts)
+      segments.push({
+        name: `${ispName}-${h.name}`,
+        endpoints: [`${ispName}:to-${h.name}`, `${h.name}:${HOST_INTERFACE}`],
+      });
+  }
+  return { isp: { name: ispName, interfaces, routes }, hosts, segments };
+}
+
+export function buildInternet(sim: Simulation, spec: InternetSpec): SetupResult<Internet> {
+  const plan = planInternet(spec);
+  const delay = spec.delayMs !== undefined ? { delayMs: spec.delayMs } : {};
+  const isp = sim.addRouter(plan.isp.name, { interfaces: plan.isp.interfaces, routes: plan.isp.routes });
+  if (!isp.ok) return isp;
+  const customerSegments = plan.segments.slice(0, spec.customers.length);
+  for (const seg of customerSegments) {
+    const link = sim.connect(seg.name, seg.endpoints, delay);
+    if (!link.ok) return link;
+  }
+
+  const hosts = new Map<string, SimNode>();
+  for (const [i, h] of spec.hosts.entries()) {
+    const p = plan.hosts[i];
+    const node = sim.addHost(h.name, {
+      interfaces: p.interfaces,
+      routes: p.routes,
       ...(h.services !== undefined ? { services: h.services } : {}),
       ...(h.isn !== undefined ? { isn: h.isn } : {}),
       ...(h.ruleset !== undefined ? { ruleset: h.ruleset } : {}),
@@ -109,22 +160,9 @@ export function buildInternet(sim: Simulation, spec: InternetSpec): SetupResult<
     if (!node.ok) return node;
     hosts.set(h.name, node.value);
   }
-  if (layout === "shared") {
-    const seg = sim.connect(
-      sharedSegment,
-      [`${ispName}:internet`, ...spec.hosts.map((h) => `${h.name}:${HOST_INTERFACE}`)],
-      delay,
-    );
-    if (!seg.ok) return seg;
-  } else {
-    for (const h of spec.hosts) {
-      const seg = sim.connect(
-        `${ispName}-${h.name}`,
-        [`${ispName}:to-${h.name}`, `${h.name}:${HOST_INTERFACE}`],
-        delay,
-      );
-      if (!seg.ok) return seg;
-    }
+  for (const seg of plan.segments.slice(spec.customers.length)) {
+    const link = sim.connect(seg.name, seg.endpoints, delay);
+    if (!link.ok) return link;
   }
   return { ok: true, value: { isp: isp.value, hosts } };
 }

@@ -9,12 +9,14 @@ import type { Cause, Origin, Ruleset } from "../engine/filter/index.js";
 import { parseNftText } from "../config/nftables/index.js";
 import { firewallPosition } from "../model/index.js";
 import type { Firewall, Host, ModelDiagnostic, Network, Router, Service, SourcePos } from "../model/index.js";
-import { formatIpv4, formatIpv6 } from "../wire/address.js";
+import { formatIpv4 } from "../wire/address.js";
 import type { IsnChooser, ServiceSpec, TcpHandler } from "./host-stack.js";
 import { buildInternet } from "./internet.js";
 import type { SimNode, SimStep } from "./node.js";
 import { Simulation } from "./simulation.js";
-import type { InterfaceSpec, RouteText } from "./simulation.js";
+import type { InterfaceSpec } from "./simulation.js";
+import { ISP_NODE, planTopology, portForwardTable, wanSegmentName } from "./topology.js";
+import type { PlannedNode } from "./topology.js";
 
 /** The layers that can stop an attack (SCENARIOS.md "stopped by"). */
 export type StopLayer = "router filter" | "host firewall" | "upnp" | "dns" | "nat" | "routing" | "service";
@@ -71,10 +73,8 @@ export type TwinBuild =
 /** Segment delays: the LAN is switched, the internet is far (the same as the seed-home fixture). */
 const LAN_DELAY_MS = 0.1;
 const INTERNET_DELAY_MS = 5;
-const HOST_INTERFACE = "eth0";
 /** Every Linux node has a loopback; firewalls name it (`iif "lo" accept`), so it must exist to load them. */
 const LOOPBACK: InterfaceSpec = { name: "lo", addresses: ["127.0.0.1/8", "::1/128"] };
-const ISP_NODE = "isp";
 const PORT_FORWARD_SOURCE = "port-forwards";
 
 /** The twin: a Simulation plus the way back from simulator names and rule origins to the model. */
@@ -112,7 +112,7 @@ export class Twin {
 
   /** Name of the segment between a router's WAN interface and the ISP. */
   static wanSegment(routerName: string): string {
-    return `${routerName}-wan`;
+    return wanSegmentName(routerName);
   }
 
   /** Every packet walk so far (or since `fromIndex` of the step log), in the JSON contract's form. */
@@ -294,33 +294,22 @@ function portForwardRuleset(
   hosts: ReadonlyMap<string, Host>,
   diagnostics: ModelDiagnostic[],
 ): Ruleset | null {
-  if (router.portForwards.length === 0) return null;
-  const lines = [
-    "table ip mallory_port_forwards {",
-    "  chain prerouting {",
-    "    type nat hook prerouting priority dstnat; policy accept;",
-  ];
-  const firstRuleLine = lines.length + 1;
-  for (const pf of router.portForwards) {
-    const host = hosts.get(pf.to);
-    if (host === undefined) {
-      diagnostics.push(diag(pf.at, "unknown-host", `port forward to unknown host ${pf.to}`));
-      return null;
-    }
-    lines.push(
-      `    iifname "${router.wan.interface}" ${pf.proto} dport ${pf.port} dnat to ${formatIpv4(host.address)}:${pf.toPort}`,
-    );
+  const forwards = portForwardTable(router, hosts);
+  if (!forwards.ok) {
+    diagnostics.push(diag(forwards.at, "unknown-host", forwards.message));
+    return null;
   }
-  lines.push("  }", "}");
-  const parsed = parseNftText(lines.join("\n"), { source: PORT_FORWARD_SOURCE });
+  const table = forwards.table;
+  if (table === null) return null;
+  const parsed = parseNftText(table.text, { source: PORT_FORWARD_SOURCE });
   if (parsed.ruleset === null) {
     for (const d of parsed.diagnostics)
       if (d.severity !== "warning") diagnostics.push(diag(router.at, "port-forward", d.message));
     return null;
   }
   return remapOrigins(parsed.ruleset, (o) => {
-    const index = o.line - firstRuleLine;
-    const at = index >= 0 && index < router.portForwards.length ? router.portForwards[index].at : router.at;
+    const index = o.line - table.firstRuleLine;
+    const at = index >= 0 && index < table.origins.length ? table.origins[index] : router.at;
     return { source: at.file, line: at.line, column: at.column };
   });
 }
@@ -352,7 +341,9 @@ export function buildTwin(network: Network, opts: TwinOptions = {}): TwinBuild {
   const twin = new Twin(network, sim);
   const diagnostics: ModelDiagnostic[] = [];
   const hostsByName = new Map(network.hosts.map((h) => [h.name, h]));
-  const lanByName = new Map(network.lans.map((l) => [l.name, l]));
+  const plan = planTopology(network);
+  const planned = new Map<string, PlannedNode>(plan.nodes.map((n) => [n.name, n]));
+  const shapeOf = (name: string): PlannedNode => planned.get(name)!;
   const isn = (name: string): IsnChooser | undefined => opts.isn?.[name];
   const extra = (name: string): Ruleset | undefined => opts.extraRulesets?.[name];
 
@@ -360,20 +351,11 @@ export function buildTwin(network: Network, opts: TwinOptions = {}): TwinBuild {
   for (const r of network.routers) {
     const own = r.firewall !== null ? firewallRuleset(r.firewall, diagnostics) : null;
     const forwards = portForwardRuleset(r, hostsByName, diagnostics);
-    const interfaces: InterfaceSpec[] = [
-      { name: r.wan.interface, addresses: [`${formatIpv4(r.wan.address)}/${r.wan.prefixLen}`] },
-      ...r.lans.map((l): InterfaceSpec => {
-        const lan = lanByName.get(l.lan);
-        const addresses = [`${formatIpv4(l.address)}/${lan?.prefix.len ?? 24}`];
-        if (l.ipv6 !== null) addresses.push(`${formatIpv6(l.ipv6)}/${lan?.ipv6?.len ?? 64}`);
-        return { name: l.interface, addresses };
-      }),
-      LOOPBACK,
-    ];
-    const routes: RouteText[] = [{ to: "default", via: formatIpv4(r.wan.gateway) }];
+    const shape = shapeOf(r.name);
+    const interfaces: InterfaceSpec[] = [...shape.interfaces, LOOPBACK];
     const node = sim.addRouter(r.name, {
       interfaces,
-      routes,
+      routes: shape.routes,
       rpFilter: r.sysctl.rpFilter,
       conntrack: { profile: r.sysctl.conntrack, tcpBeLiberal: r.sysctl.tcpBeLiberal },
       nat: { mapping: r.nat.mapping, filtering: r.nat.filtering },
@@ -386,20 +368,11 @@ export function buildTwin(network: Network, opts: TwinOptions = {}): TwinBuild {
 
   // Hosts, then one segment per LAN with its router's interface and its hosts.
   for (const h of network.hosts) {
-    const lan = lanByName.get(h.lan);
-    const router = network.routers.find((r) => r.lans.some((l) => l.lan === h.lan));
-    const rlan = router?.lans.find((l) => l.lan === h.lan);
-    const addresses = [`${formatIpv4(h.address)}/${lan?.prefix.len ?? 24}`];
-    if (h.ipv6 !== null) addresses.push(`${formatIpv6(h.ipv6)}/${lan?.ipv6?.len ?? 64}`);
-    const routes: RouteText[] = [];
-    if (rlan !== undefined) {
-      routes.push({ to: "default", via: formatIpv4(rlan.address) });
-      if (h.ipv6 !== null && rlan.ipv6 !== null) routes.push({ to: "default6", via: formatIpv6(rlan.ipv6) });
-    }
+    const shape = shapeOf(h.name);
     const own = h.firewall !== null ? firewallRuleset(h.firewall, diagnostics) : null;
     const node = sim.addHost(h.name, {
-      interfaces: [{ name: HOST_INTERFACE, addresses }, LOOPBACK],
-      routes,
+      interfaces: [...shape.interfaces, LOOPBACK],
+      routes: shape.routes,
       services: serviceSpecs(h.services),
       ...maybe("ruleset", mergeRulesets(own, extra(h.name))),
       ...maybe("isn", isn(h.name)),
@@ -409,27 +382,18 @@ export function buildTwin(network: Network, opts: TwinOptions = {}): TwinBuild {
   }
   if (diagnostics.length > 0) return { ok: false, diagnostics };
 
-  for (const lan of network.lans) {
-    const endpoints: string[] = [];
-    for (const r of network.routers)
-      for (const l of r.lans) if (l.lan === lan.name) endpoints.push(`${r.name}:${l.interface}`);
-    for (const h of network.hosts) if (h.lan === lan.name) endpoints.push(`${h.name}:${HOST_INTERFACE}`);
-    const seg = sim.connect(lan.name, endpoints, { delayMs: LAN_DELAY_MS });
-    if (!seg.ok) diagnostics.push(diag(lan.at, "twin-setup", seg.error.message));
+  const lanAt = new Map(network.lans.map((l) => [l.name, l.at]));
+  for (const segment of plan.segments) {
+    if (segment.kind !== "lan") continue;
+    const seg = sim.connect(segment.name, segment.endpoints, { delayMs: LAN_DELAY_MS });
+    if (!seg.ok) diagnostics.push(diag(lanAt.get(segment.name)!, "twin-setup", seg.error.message));
   }
 
   // The internet: one ISP router serving every router's WAN link and the public hosts.
-  const ispPrefixLen = network.isp.prefix.len;
   const internet = buildInternet(sim, {
-    isp: ISP_NODE,
-    customers: network.routers.map((r) => ({
-      segment: Twin.wanSegment(r.name),
-      endpoint: `${r.name}:${r.wan.interface}`,
-      ispAddress: `${formatIpv4(r.wan.gateway)}/${ispPrefixLen}`,
-    })),
-    hosts: network.internetHosts.map((h) => ({
-      name: h.name,
-      address: formatIpv4(h.address),
+    ...plan.internet,
+    hosts: network.internetHosts.map((h, i) => ({
+      ...plan.internet.hosts[i],
       services: serviceSpecs(h.services),
       ...maybe("isn", isn(h.name)),
       ...maybe("ruleset", extra(h.name)),

@@ -1,0 +1,86 @@
+// `mallory lab up|down|status NETWORK.yaml [--json]`: the network in Linux namespaces. The CLI loads the model,
+// calls src/lab and prints its progress lines; without root or `ip netns` it says so in one line and exits 2.
+import { formatModelDiagnostic, loadNetwork } from "../model/index.js";
+import { labDown, labStatus, labUp, probeLab } from "../lab/index.js";
+import type { LabError, LabStatus } from "../lab/index.js";
+
+export const LAB_ACTIONS = ["up", "down", "status"] as const;
+export type LabAction = (typeof LAB_ACTIONS)[number];
+
+export interface LabArgs {
+  readonly action: LabAction;
+  readonly network: string;
+  readonly json: boolean;
+  /** Progress lines, printed as they happen. */
+  readonly out: (s: string) => void;
+  readonly err: (s: string) => void;
+}
+
+/** 0 done, 1 invalid network or a step failed (what was built is torn down), 2 no root / no namespaces. */
+export type LabExit = 0 | 1 | 2;
+
+function exitFor(e: LabError): LabExit {
+  return e.kind === "unsupported" ? 2 : 1;
+}
+
+export function formatLabStatus(s: LabStatus): string {
+  const lines = [`lab ${s.network}: ${s.up ? "up" : s.namespaces.some((n) => n.exists) ? "partly up" : "down"}`];
+  for (const n of s.namespaces) {
+    if (!n.exists) {
+      lines.push(`  ${n.name} (${n.role}): absent`);
+      continue;
+    }
+    lines.push(`  ${n.name} (${n.role})${n.addresses.length > 0 ? `: ${n.addresses.join(", ")}` : ""}`);
+  }
+  for (const p of s.processes)
+    lines.push(`  ${p.what} of ${p.node}: pid ${p.pid} ${p.alive ? "running" : "gone"}, log ${p.log}`);
+  if (s.stateFile !== null) lines.push(`  state: ${s.stateFile}`);
+  return `${lines.join("\n")}\n`;
+}
+
+export async function labCommand(a: LabArgs): Promise<LabExit> {
+  // Before reading the network: without root nothing else matters, and the user should hear only that.
+  const caps = await probeLab();
+  if (caps.missing !== null) {
+    a.err(`mallory: lab ${a.action}: ${caps.missing}\n`);
+    return 2;
+  }
+  const loaded = await loadNetwork(a.network);
+  const errors = loaded.diagnostics.filter((d) => d.severity === "error");
+  if (loaded.network === null || errors.length > 0) {
+    a.err(errors.map((d) => `${formatModelDiagnostic(d)}\n`).join(""));
+    return 1;
+  }
+  const network = loaded.network;
+  const onProgress = (line: string): void => {
+    a.out(`${line}\n`);
+  };
+  switch (a.action) {
+    case "up": {
+      const r = await labUp(network, { onProgress });
+      if (!r.ok) {
+        a.err(`mallory: lab up: ${r.error.message}\n`);
+        return exitFor(r.error);
+      }
+      for (const w of r.value.warnings) a.err(`mallory: warning: ${w}\n`);
+      return 0;
+    }
+    case "down": {
+      const r = await labDown(network, { onProgress });
+      if (!r.ok) {
+        a.err(`mallory: lab down: ${r.error.message}\n`);
+        return exitFor(r.error);
+      }
+      return 0;
+    }
+    case "status": {
+      const r = await labStatus(network);
+      if (!r.ok) {
+        a.err(`mallory: lab status: ${r.error.message}\n`);
+        return exitFor(r.error);
+      }
+      a.out(a.json ? `${JSON.stringify(r.value, null, 2)}\n` : formatLabStatus(r.value));
+      return 0;
+    }
+  }
+}
