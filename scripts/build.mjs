@@ -4,9 +4,7 @@ import { build } from "esbuild";
 import { chmod } from "node:fs/promises";
 
 const outfile = "dist/mallory.js";
-await build({
-  entryPoints: ["src/cli/main.ts"],
-  outfile,
+const common = {
   bundle: true,
   platform: "node",
   format: "esm",
@@ -20,5 +18,8 @@ await build({
     ].join("\n"),
   },
   logLevel: "warning",
-});
+};
+await build({ ...common, entryPoints: ["src/cli/main.ts"], outfile });
+// The lab starts one listener process per namespace; src/lab/lab.ts looks for this file beside the CLI bundle.
+await build({ ...common, entryPoints: ["src/lab/listener.ts"], outfile: "dist/lab-listener.js" });
 await chmod(outfile, 0o755);
