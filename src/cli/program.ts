@@ -51,7 +51,22 @@ export function buildProgram(io: CliIo, exit: ExitState = { code: ExitCode.OK })
         io.err(s);
       },
     })
-    .showHelpAfterError("(run mallory --help for usage)");
+    .showHelpAfterError("(run mallory --help for usage)")
+    .addHelpText(
+      "after",
+      [
+        "",
+        "Start here:",
+        "  mallory demo                                   why NAT is not a firewall, in 60 seconds",
+        "  mallory validate examples/seed-home.yaml       check a network file",
+        "  mallory audit examples/seed-home.yaml          every attack from every foothold, with fixes",
+        "  mallory simulate examples/seed-home.yaml --attack spoofed-source --trace",
+        "  mallory attacks                                the catalogue and what each attacker can do",
+        "",
+        "Networks are YAML (see examples/ and schema/network.schema.json); firewalls are nftables text.",
+        "Exit codes: 0 success, 1 findings at or above --fail-on or invalid input, 2 usage error.",
+      ].join("\n"),
+    );
 
   program
     .command("pcap-summary")
@@ -86,7 +101,7 @@ export function buildProgram(io: CliIo, exit: ExitState = { code: ExitCode.OK })
 
   program
     .command("demo")
-    .description("replay the seed discussion on the engine: each attack on seed-home and seed-home-hardened")
+    .description("the seed discussion answered with packets: each attack on seed-home, then on seed-home-hardened")
     .option("--json", "print one JSON object with every step, its outcome, the deciding rule and the packets")
     .action((options) => {
       io.out(demo({ json: options.json === true, color: io.color && program.opts().color }));
