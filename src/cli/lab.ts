@@ -3,6 +3,8 @@
 import { formatModelDiagnostic, loadNetwork } from "../model/index.js";
 import { labDown, labStatus, labUp, probeLab } from "../lab/index.js";
 import type { LabError, LabStatus } from "../lab/index.js";
+import { verifyNetwork } from "../lab/verify.js";
+import type { VerifyReport } from "../lab/verify.js";
 
 export const LAB_ACTIONS = ["up", "down", "status"] as const;
 export type LabAction = (typeof LAB_ACTIONS)[number];
@@ -83,4 +85,63 @@ export async function labCommand(a: LabArgs): Promise<LabExit> {
       return 0;
     }
   }
+}
+
+export interface LabVerifyArgs {
+  readonly network: string;
+  /** One catalogue id; every attack with a kernel actor when absent. */
+  readonly attack?: string;
+  readonly json: boolean;
+  readonly out: (s: string) => void;
+  readonly err: (s: string) => void;
+}
+
+export function formatVerifyReport(r: VerifyReport): string {
+  const lines = [
+    `lab verify ${r.network}: ${r.mismatches.length === 0 ? "no mismatch" : `${r.mismatches.length} mismatch(es)`}`,
+  ];
+  for (const a of r.agreement) {
+    const verdict = a.agree === null ? "not compared" : a.agree ? "agree" : "MISMATCH";
+    lines.push(
+      `  ${a.attack}${a.target !== null ? ` (${a.target})` : ""}: simulated ${a.simulated}, kernel ${a.kernel}: ${verdict}`,
+    );
+    lines.push(`    simulator: ${a.evidence.simulated}`);
+    lines.push(`    kernel:    ${a.evidence.kernel}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** `mallory lab verify NETWORK.yaml [--attack ID] [--json]`: 0 no mismatch, 1 a mismatch or bad input, 2 no root. */
+export async function labVerifyCommand(a: LabVerifyArgs): Promise<LabExit> {
+  const caps = await probeLab();
+  if (caps.missing !== null) {
+    a.err(`mallory: lab verify: ${caps.missing}\n`);
+    return 2;
+  }
+  const loaded = await loadNetwork(a.network);
+  const errors = loaded.diagnostics.filter((d) => d.severity === "error");
+  if (loaded.network === null || errors.length > 0) {
+    a.err(errors.map((d) => `${formatModelDiagnostic(d)}\n`).join(""));
+    return 1;
+  }
+  const r = await verifyNetwork(loaded.network, {
+    ...(a.attack !== undefined ? { attacks: [a.attack] } : {}),
+    ...(a.json
+      ? {}
+      : {
+          onProgress: (line: string) => {
+            a.err(`${line}\n`);
+          },
+        }),
+  });
+  if (!r.ok) {
+    a.err(`mallory: lab verify: ${r.error.message}\n`);
+    return r.error.kind === "unsupported" ? 2 : 1;
+  }
+  a.out(
+    a.json
+      ? `${JSON.stringify({ agreement: r.value.agreement, mismatches: r.value.mismatches }, null, 2)}\n`
+      : formatVerifyReport(r.value),
+  );
+  return r.value.mismatches.length === 0 ? 0 : 1;
 }

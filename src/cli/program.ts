@@ -9,7 +9,7 @@ import { IMPORT_TYPES, runImport } from "./import.js";
 import { simulateCommand } from "./simulate.js";
 import { attacksCommand } from "./attacks.js";
 import { AUDIT_FORMATS, FAIL_ON, auditCommand, terminalCounter } from "./audit.js";
-import { labCommand } from "./lab.js";
+import { labCommand, labVerifyCommand } from "./lab.js";
 import type { LabAction } from "./lab.js";
 
 /** Exit codes of the command-line contract: 0 success, 1 findings or invalid input, 2 usage error. */
@@ -181,7 +181,7 @@ export function buildProgram(io: CliIo, exit: ExitState = { code: ExitCode.OK })
 
   const lab = program
     .command("lab")
-    .description("build the network for real in Linux network namespaces (needs root): up, status, down");
+    .description("build the network for real in Linux network namespaces (needs root): up, status, down, verify");
   const labAction = (action: LabAction, description: string) =>
     lab
       .command(action)
@@ -201,6 +201,21 @@ export function buildProgram(io: CliIo, exit: ExitState = { code: ExitCode.OK })
       exit.code = await labCommand({
         action: "status",
         network: file,
+        json: options.json === true,
+        out: io.out,
+        err: io.err,
+      });
+    });
+  lab
+    .command("verify")
+    .description("run each attack in the simulator and against the kernel in a fresh lab, and compare the outcomes")
+    .argument("<network>", "network description (YAML)")
+    .option("--attack <id>", "only this attack of the catalogue (see mallory attacks)")
+    .option("--json", "print {agreement, mismatches}")
+    .action(async (file, options) => {
+      exit.code = await labVerifyCommand({
+        network: file,
+        attack: options.attack,
         json: options.json === true,
         out: io.out,
         err: io.err,
