@@ -38,6 +38,9 @@ const PROBE_PORT_WITHOUT_SERVICE = 22;
 const IPV6: Family = 6;
 
 /** A LAN host's global IPv6 address behind a router with IPv6 on that LAN, as text; null otherwise. */
+/** A traced NDP solicitation or advertisement (`… icmp type 135|136 …`). */
+const NDP_STEP = / icmp type 13[56] /;
+
 function globalAddress(network: Network, h: Host): string | null {
   if (h.ipv6 === null) return null;
   const router = routerOfLan(network, h.lan);
@@ -157,7 +160,10 @@ function run(network: Network, p: AttackPlan, opts: RunOptions): AttackRun {
       evidence: `${path}: ${describeAnswer(probe)}`,
       details,
     });
-  const stoppedBy = probeStop(twin, malloryV6, probe, host.name);
+  // Before any packet of the flow, a filter may already have refused IPv6 neighbour discovery on the way (NDP is
+  // untracked, so `ct state established,related` does not let it in): then that drop is what stopped Mallory.
+  const stoppedBy =
+    probeStop(twin, malloryV6, probe, host.name) ?? twin.stoppedByFromSteps((s) => NDP_STEP.test(s.packet));
   const reached = probe.answer === "reset" || probe.answer === "unreachable";
   return finishRun(twin, opts, {
     ...base,

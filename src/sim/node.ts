@@ -107,6 +107,22 @@ export class SimNode implements DatapathSink {
     this.stack.deliver(meta);
   }
 
+  /** Forgets the trace events gathered so far, before this node's datapath handles a packet outside a walk. */
+  clearTrace(): void {
+    this.events.length = 0;
+  }
+
+  /**
+   * Records a packet this node's datapath handled outside a segment delivery (IPv6 neighbour discovery), with the
+   * trace events gathered since `clearTrace`; returns the one-line summary for capture comments.
+   */
+  noteStep(direction: "receive" | "send", bytes: Uint8Array, d: Disposition): string {
+    if (!this.traced) return "";
+    const summary = this.summarise(d);
+    this.log(direction, describePacketBytes(bytes), d, summary);
+    return summary;
+  }
+
   private flush(): void {
     this.busy = true;
     for (let i = 0; i < this.outbox.length; i++) {
