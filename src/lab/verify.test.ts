@@ -86,6 +86,18 @@ describe.skipIf(missing !== null)("lab verify against the kernel", () => {
     }
   }, 90_000);
 
+  it("openwrt-default: kernel and simulator agree on every simpler attack (fw4's default policy)", async () => {
+    const report = await verify("openwrt-default");
+    expect(report.mismatches).toEqual([]);
+    // Rows without a verdict on either side are attacks that do not apply here (openwrt-default has no forwards).
+    const judged = report.agreement.filter((r) => r.agree !== null);
+    expect(report.agreement.filter((r) => r.agree === null).map((r) => r.attack)).toEqual(["port-forward-exposure"]);
+    expect(judged.length).toBeGreaterThanOrEqual(4);
+    for (const r of judged) expect({ attack: r.attack, agree: r.agree }).toEqual({ attack: r.attack, agree: true });
+    // fw4 rejects unsolicited inbound traffic: nothing from the internet gets in.
+    expect(row(report, "inbound-scan").simulated).toBe("blocked");
+  }, 90_000);
+
   it("homelab: the port forward to the NAS and the open IPv6 forward chain are reachable from the internet, in both", async () => {
     // ipv6-no-nat once disagreed on homelab: the kernel dropped the ISP's neighbour solicitations in the router's
     // input chain (NDP is untracked) while the simulator resolved neighbours outside the filters. The simulator now
