@@ -9,7 +9,7 @@ import type { SimNode } from "../sim/index.js";
 import { formatIpv4 } from "../wire/address.js";
 import type { Attack, AttackPlan, AttackRun, PlanResult, RunOptions } from "./attack.js";
 import { formatTarget } from "./attack.js";
-import { attackerOf, buildRunTwin, finishRun, routerOfLan, setupError } from "./inbound-scan.js";
+import { attackerEndpoint, buildRunTwin, finishRun, routerOfLan, setupError } from "./attack-run.js";
 import { userFootholds } from "./lateral-movement.js";
 
 export const ID = "c2-beacon";
@@ -72,7 +72,7 @@ function c2Port(network: Network, attacker: string): number {
 }
 
 function plan(network: Network): PlanResult {
-  const m = attackerOf(network);
+  const m = attackerEndpoint(network);
   if (m === null) return { plans: [], notApplicable: "no internet host is marked attacker" };
   const port = c2Port(network, m.name);
   const plans: AttackPlan[] = userFootholds(network)
@@ -87,7 +87,7 @@ const HONEST_NOTE =
   "and 'established,related' cannot stop a beacon; only an egress allow-list or a proxy that the implant cannot use would";
 
 function run(network: Network, p: AttackPlan, opts: RunOptions): AttackRun {
-  const m = attackerOf(network);
+  const m = attackerEndpoint(network);
   if (m === null) return setupError("no internet host is marked attacker");
   if (p.foothold === null) return setupError("c2-beacon needs a foothold (a LAN host running the implant)");
   const foothold = network.hosts.find((h) => h.name === p.foothold);

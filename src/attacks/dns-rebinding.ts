@@ -11,7 +11,8 @@ import { Browser, FETCH_BAD_PORTS } from "../sim/services/browser.js";
 import type { FetchOutcome, PageContext } from "../sim/services/browser.js";
 import type { Attack, AttackPlan, AttackRun, PlanResult, RunOptions, StoppedBy } from "./attack.js";
 import { formatTarget } from "./attack.js";
-import { attackerOf, browsingHosts, castFor, finish, routerOfLan, runFor, setupError } from "./actors/cast.js";
+import { browsingHosts, castFor, runFor } from "./actors/cast.js";
+import { attackerOf, finishRun, routerOfLan, setupError } from "./attack-run.js";
 import { EXFIL_PATH, MALLORY_PAGE, REBIND_TTL_SECONDS, startRebindingServer } from "./actors/rebinding-web.js";
 import { routerSettingAt, startDnsResolver, stopAt } from "./actors/router-services.js";
 import { formatIpv4 } from "../wire/address.js";
@@ -133,7 +134,7 @@ export function runDnsRebinding(
     "header checks on the target are not modelled. The router's resolver asks Mallory's authoritative server " +
     "directly (the recursion through the DNS hierarchy is not modelled).";
   if (foreign.length > 0)
-    return finish(twin, opts, {
+    return finishRun(twin, opts, {
       ...base,
       outcome: "breached",
       stoppedBy: null,
@@ -156,7 +157,7 @@ export function runDnsRebinding(
   } else {
     why = `the rebound fetch of ${frame}: ${describe(got)}`;
   }
-  return finish(twin, opts, {
+  return finishRun(twin, opts, {
     ...base,
     outcome: "blocked",
     stoppedBy,

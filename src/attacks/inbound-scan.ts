@@ -8,13 +8,11 @@ import type { Family } from "../engine/index.js";
 import type { Host, Network, Router } from "../model/index.js";
 import { addressWords } from "../sim/index.js";
 import type { SimNode, TcpConnection } from "../sim/index.js";
-import { buildTwin } from "../sim/twin.js";
-import type { Twin, TwinBuild } from "../sim/twin.js";
+import type { Twin } from "../sim/twin.js";
 import { formatIpv4 } from "../wire/address.js";
 import type {
   Attack,
   AttackPlan,
-  AttackResult,
   AttackRun,
   AttackTarget,
   PlanResult,
@@ -23,6 +21,7 @@ import type {
   TargetProto,
 } from "./attack.js";
 import { formatTarget } from "./attack.js";
+import { attackerEndpoint, buildRunTwin, finishRun, routerOfLan, setupError } from "./attack-run.js";
 
 export const ID = "inbound-scan";
 
@@ -40,39 +39,6 @@ const PROBE_PAYLOAD = encoder.encode("mallory probe\n");
 
 // ---------------------------------------------------------------------------------------------------------------
 // Shared by the attacks of this family.
-
-export interface Attacker {
-  readonly name: string;
-  readonly address: string;
-}
-
-export function attackerOf(network: Network): Attacker | null {
-  const m = network.internetHosts.find((h) => h.attacker);
-  return m === undefined ? null : { name: m.name, address: formatIpv4(m.address) };
-}
-
-export function routerOfLan(network: Network, lan: string): Router | null {
-  return network.routers.find((r) => r.lans.some((l) => l.lan === lan)) ?? null;
-}
-
-export function setupError(message: string): AttackRun {
-  return { ok: false, error: { kind: "attack-setup", message } };
-}
-
-export function twinOf(built: TwinBuild): Twin | string {
-  if (built.ok) return built.twin;
-  return built.diagnostics.map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}`).join("\n");
-}
-
-/** Builds the twin of a run; a string when it does not build. */
-export function buildRunTwin(network: Network, opts: RunOptions): Twin | string {
-  return twinOf(buildTwin(network, { seed: opts.seed }));
-}
-
-export function finishRun(twin: Twin, opts: RunOptions, result: Omit<AttackResult, "steps">): AttackRun {
-  const pcaps = opts.pcapDir !== undefined ? twin.sim.writePcaps(opts.pcapDir) : [];
-  return { ok: true, result: { ...result, steps: opts.trace ? twin.steps() : [] }, pcaps };
-}
 
 /** Whether a flow is one of the network's intents (a legitimate flow is not an attack path). */
 export function isIntent(network: Network, from: string, t: AttackTarget): boolean {
@@ -230,7 +196,7 @@ export function scanPorts(network: Network): number[] {
 }
 
 function plan(network: Network): PlanResult {
-  if (attackerOf(network) === null) return { plans: [], notApplicable: "no internet host is marked attacker" };
+  if (attackerEndpoint(network) === null) return { plans: [], notApplicable: "no internet host is marked attacker" };
   const first = scanPorts(network)[0];
   const plans: AttackPlan[] = network.routers.map((r) => ({
     foothold: null,
@@ -247,7 +213,7 @@ interface ScanTarget {
 
 /** Runs the whole scan of the plan's router (the plan's target is probed too, whatever its port). */
 function run(network: Network, p: AttackPlan, opts: RunOptions): AttackRun {
-  const m = attackerOf(network);
+  const m = attackerEndpoint(network);
   if (m === null) return setupError("no internet host is marked attacker");
   const host: Host | undefined = network.hosts.find((h) => h.name === p.target.node);
   const router =

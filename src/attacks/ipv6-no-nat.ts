@@ -11,18 +11,8 @@ import type { Twin } from "../sim/twin.js";
 import { formatIpv6 } from "../wire/address.js";
 import type { Attack, AttackPlan, AttackRun, PlanResult, RunOptions } from "./attack.js";
 import { formatTarget } from "./attack.js";
-import {
-  PROBE_WAIT_MS,
-  attackerOf,
-  buildRunTwin,
-  describeAnswer,
-  finishRun,
-  isOpen,
-  probeStop,
-  routerOfLan,
-  setupError,
-  startProbe,
-} from "./inbound-scan.js";
+import { PROBE_WAIT_MS, describeAnswer, isOpen, probeStop, startProbe } from "./inbound-scan.js";
+import { attackerEndpoint, buildRunTwin, finishRun, routerOfLan, setupError } from "./attack-run.js";
 
 export const ID = "ipv6-no-nat";
 
@@ -50,7 +40,7 @@ function globalAddress(network: Network, h: Host): string | null {
 }
 
 function plan(network: Network): PlanResult {
-  if (attackerOf(network) === null) return { plans: [], notApplicable: "no internet host is marked attacker" };
+  if (attackerEndpoint(network) === null) return { plans: [], notApplicable: "no internet host is marked attacker" };
   const plans: AttackPlan[] = [];
   for (const h of network.hosts) {
     if (globalAddress(network, h) === null) continue;
@@ -134,7 +124,7 @@ export function connectIpv6Internet(twin: Twin, network: Network, router: Router
 }
 
 function run(network: Network, p: AttackPlan, opts: RunOptions): AttackRun {
-  const m = attackerOf(network);
+  const m = attackerEndpoint(network);
   if (m === null) return setupError("no internet host is marked attacker");
   const host = network.hosts.find((h) => h.name === p.target.node);
   if (host === undefined) return setupError(`no LAN host named ${p.target.node}`);

@@ -6,18 +6,8 @@ import type { Host, Network } from "../model/index.js";
 import { formatIpv4 } from "../wire/address.js";
 import type { Attack, AttackPlan, AttackRun, PlanResult, RunOptions } from "./attack.js";
 import { formatTarget } from "./attack.js";
-import {
-  PROBE_WAIT_MS,
-  buildRunTwin,
-  describeAnswer,
-  finishRun,
-  isIntent,
-  isOpen,
-  probeStop,
-  routerOfLan,
-  setupError,
-  startProbe,
-} from "./inbound-scan.js";
+import { PROBE_WAIT_MS, describeAnswer, isIntent, isOpen, probeStop, startProbe } from "./inbound-scan.js";
+import { buildRunTwin, finishRun, routerOfLan, setupError } from "./attack-run.js";
 
 export const ID = "lateral-movement";
 

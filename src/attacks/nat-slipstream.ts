@@ -26,7 +26,8 @@ import * as ipv4 from "../wire/ipv4.js";
 import { TCP_HEADER_LEN, TCP_PROTOCOL, TcpField } from "../wire/tcp.js";
 import type { Attack, AttackPlan, AttackRun, PlanResult, RunOptions, StoppedBy } from "./attack.js";
 import { formatTarget } from "./attack.js";
-import { attackerOf, browsingHosts, castFor, finish, ipWords, runFor, setupError } from "./actors/cast.js";
+import { browsingHosts, castFor, ipWords, runFor } from "./actors/cast.js";
+import { attackerOf, finishRun, setupError } from "./attack-run.js";
 import { PROBE_MARKER, startSlipstreamServer } from "./actors/slipstream-server.js";
 
 export const ID = "nat-slipstream";
@@ -203,7 +204,7 @@ function run(network: Network, p: AttackPlan, opts: RunOptions): AttackRun {
     "assigns a conntrack helper only where the ruleset says `ct helper set`, so the POST must go to a port the " +
     "router helps.";
   if (synsAtVictim > 0)
-    return finish(twin, opts, {
+    return finishRun(twin, opts, {
       ...base,
       outcome: "breached",
       stoppedBy: null,
@@ -231,7 +232,7 @@ function run(network: Network, p: AttackPlan, opts: RunOptions): AttackRun {
         (expectations.length === 0
           ? "no helper opened a pinhole for it"
           : `the router expects only ${expectations.join(", ")}, which Mallory cannot address from the internet`);
-  return finish(twin, opts, { ...base, outcome: "blocked", stoppedBy, evidence: why, note, details });
+  return finishRun(twin, opts, { ...base, outcome: "blocked", stoppedBy, evidence: why, note, details });
 }
 
 export const natSlipstream: Attack = {

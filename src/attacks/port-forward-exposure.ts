@@ -8,22 +8,13 @@ import { addressWords } from "../sim/index.js";
 import { formatIpv4 } from "../wire/address.js";
 import type { Attack, AttackPlan, AttackRun, PlanResult, RunOptions } from "./attack.js";
 import { formatTarget } from "./attack.js";
-import {
-  PROBE_WAIT_MS,
-  attackerOf,
-  buildRunTwin,
-  describeAnswer,
-  finishRun,
-  isOpen,
-  probeStop,
-  setupError,
-  startProbe,
-} from "./inbound-scan.js";
+import { PROBE_WAIT_MS, describeAnswer, isOpen, probeStop, startProbe } from "./inbound-scan.js";
+import { attackerEndpoint, buildRunTwin, finishRun, setupError } from "./attack-run.js";
 
 export const ID = "port-forward-exposure";
 
 function plan(network: Network): PlanResult {
-  if (attackerOf(network) === null) return { plans: [], notApplicable: "no internet host is marked attacker" };
+  if (attackerEndpoint(network) === null) return { plans: [], notApplicable: "no internet host is marked attacker" };
   const plans: AttackPlan[] = [];
   for (const r of network.routers)
     for (const pf of r.portForwards)
@@ -45,7 +36,7 @@ function forwardOf(network: Network, p: AttackPlan): { router: Router; forward: 
 }
 
 function run(network: Network, p: AttackPlan, opts: RunOptions): AttackRun {
-  const m = attackerOf(network);
+  const m = attackerEndpoint(network);
   if (m === null) return setupError("no internet host is marked attacker");
   const found = forwardOf(network, p);
   if (found === null) return setupError(`no port forward publishes ${formatTarget(p.target)}`);

@@ -9,17 +9,8 @@ import type { Twin } from "../sim/twin.js";
 import { formatIpv4 } from "../wire/address.js";
 import type { Attack, AttackPlan, AttackRun, PlanResult, RunOptions } from "./attack.js";
 import { formatTarget } from "./attack.js";
-import {
-  PROBE_WAIT_MS,
-  buildRunTwin,
-  describeAnswer,
-  finishRun,
-  isOpen,
-  probeStop,
-  routerOfLan,
-  setupError,
-  startProbe,
-} from "./inbound-scan.js";
+import { PROBE_WAIT_MS, describeAnswer, isOpen, probeStop, startProbe } from "./inbound-scan.js";
+import { buildRunTwin, finishRun, routerOfLan, setupError } from "./attack-run.js";
 
 export const ID = "rogue-device";
 export const ROGUE_NAME = "rogue";

@@ -4,6 +4,7 @@
 // direction (simultaneous open, nf_conntrack_proto_tcp.c sSS -> sS2), and the target's SYN-ACK then passes the
 // window check only when its ISN is before the forged SYN's seq+1, so the attacker retries, trial by trial.
 
+import { attackerEndpoint, finishRun, setupError } from "./attack-run.js";
 import { SeededRng, TcpFlag } from "../engine/index.js";
 import type { Ruleset } from "../engine/filter/index.js";
 import { parseNftText } from "../config/nftables/index.js";
@@ -15,7 +16,7 @@ import { Twin, buildTwin } from "../sim/twin.js";
 import { formatIpv4 } from "../wire/address.js";
 import * as ipv4 from "../wire/ipv4.js";
 import { buildTcpSegment, buildUdpDatagram } from "../sim/endpoint-packets.js";
-import type { Attack, AttackPlan, AttackResult, AttackRun, PlanResult, RunOptions, StoppedBy } from "./attack.js";
+import type { Attack, AttackPlan, AttackRun, PlanResult, RunOptions, StoppedBy } from "./attack.js";
 import { formatTarget } from "./attack.js";
 
 export const ID = "spoofed-source";
@@ -68,11 +69,6 @@ interface Actors {
   readonly wanAddress: string;
 }
 
-function attackerOf(network: Network): { name: string; address: string } | null {
-  const m = network.internetHosts.find((h) => h.attacker);
-  return m === undefined ? null : { name: m.name, address: formatIpv4(m.address) };
-}
-
 /** LAN hosts that run software a user installed (the root-code foothold), workstations first. */
 function footholds(network: Network): Host[] {
   const users = network.hosts.filter((h) => h.role === "workstation" || h.browses);
@@ -84,7 +80,7 @@ function routerOfLan(network: Network, lan: string) {
 }
 
 function plan(network: Network): PlanResult {
-  if (attackerOf(network) === null) return { plans: [], notApplicable: "no internet host is marked attacker" };
+  if (attackerEndpoint(network) === null) return { plans: [], notApplicable: "no internet host is marked attacker" };
   const plans: AttackPlan[] = [];
   for (const f of footholds(network)) {
     const router = routerOfLan(network, f.lan);
@@ -101,7 +97,7 @@ function plan(network: Network): PlanResult {
 }
 
 function resolve(network: Network, p: AttackPlan): Actors | string {
-  const m = attackerOf(network);
+  const m = attackerEndpoint(network);
   if (m === null) return "no internet host is marked attacker";
   if (p.foothold === null) return "spoofed-source needs a foothold (a LAN host running root code)";
   const foothold = network.hosts.find((h) => h.name === p.foothold);
@@ -143,15 +139,6 @@ function findStop(twin: Twin, a: Actors, port: number): StoppedBy | null {
         (s.packet.endsWith(` > ${targetAddr}:${port}`) || s.packet.endsWith(` > ${a.wanAddress}:${port}`)),
     )
   );
-}
-
-function setupError(message: string): AttackRun {
-  return { ok: false, error: { kind: "attack-setup", message } };
-}
-
-function finish(twin: Twin, opts: RunOptions, result: Omit<AttackResult, "steps">): AttackRun {
-  const pcaps = opts.pcapDir !== undefined ? twin.sim.writePcaps(opts.pcapDir) : [];
-  return { ok: true, result: { ...result, steps: opts.trace ? twin.steps() : [] }, pcaps };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -196,7 +183,7 @@ export function runUdp(network: Network, p: AttackPlan, opts: RunOptions): Attac
   const target_ = formatTarget(p.target);
   const base = { attack: ID, capability: "root-code" as const, target: target_, foothold: a.foothold.name };
   if (breached)
-    return finish(twin, opts, {
+    return finishRun(twin, opts, {
       ...base,
       outcome: "breached",
       stoppedBy: null,
@@ -213,7 +200,7 @@ export function runUdp(network: Network, p: AttackPlan, opts: RunOptions): Attac
       : bytesAtTarget === 0
         ? `Mallory's datagram to ${mapped ?? "the mapped port"} never reached ${target_}`
         : `${target_} got Mallory's datagram but its reply never came back`;
-  return finish(twin, opts, {
+  return finishRun(twin, opts, {
     ...base,
     outcome: "blocked",
     stoppedBy,
@@ -361,7 +348,7 @@ export function runTcp(network: Network, p: AttackPlan, opts: RunOptions): Attac
     "tries); a patient attacker retries. The target's later packets are INVALID at the router and leave untranslated.";
   if (win !== null) {
     const t = win.trial;
-    return finish(win.twin, opts, {
+    return finishRun(win.twin, opts, {
       ...base,
       outcome: "breached",
       stoppedBy: null,
@@ -375,7 +362,7 @@ export function runTcp(network: Network, p: AttackPlan, opts: RunOptions): Attac
     });
   }
   const stoppedBy = findStop(last.twin, a, p.target.port);
-  return finish(last.twin, opts, {
+  return finishRun(last.twin, opts, {
     ...base,
     outcome: "blocked",
     stoppedBy,

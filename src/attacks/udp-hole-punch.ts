@@ -14,7 +14,8 @@ import * as stun from "../wire/stun.js";
 import type { Attack, AttackPlan, AttackRun, PlanResult, RunOptions, StoppedBy } from "./attack.js";
 import { formatTarget } from "./attack.js";
 import type { Cast } from "./actors/cast.js";
-import { attackerOf, castFor, finish, ipWords, runFor, setupError, userHosts } from "./actors/cast.js";
+import { castFor, ipWords, runFor, userHosts } from "./actors/cast.js";
+import { attackerOf, finishRun, setupError } from "./attack-run.js";
 import { STUN_PORT, StunServer } from "./actors/stun-server.js";
 import { SeededRng } from "../engine/index.js";
 
@@ -109,7 +110,7 @@ function run(network: Network, p: AttackPlan, opts: RunOptions): AttackRun {
   const softwareFlow = (s: SimStep): boolean => s.packet.startsWith(`${foothold.address}:${port} > `);
   if (sw.mapped === null || sw.mapped.family !== 4) {
     const reachedMallory = server.bindings.length > 0;
-    return finish(twin, opts, {
+    return finishRun(twin, opts, {
       ...base,
       outcome: "blocked",
       stoppedBy: twin.stoppedByFromSteps(softwareFlow),
@@ -128,7 +129,7 @@ function run(network: Network, p: AttackPlan, opts: RunOptions): AttackRun {
   let candidate: { address: string; port: number } | null = null;
   for (const d of server.other.slice(rendezvousFrom)) candidate ??= candidateOf(d.payload);
   if (candidate === null)
-    return finish(twin, opts, {
+    return finishRun(twin, opts, {
       ...base,
       outcome: "blocked",
       stoppedBy: twin.stoppedByFromSteps(softwareFlow),
@@ -172,7 +173,7 @@ function run(network: Network, p: AttackPlan, opts: RunOptions): AttackRun {
     answered,
   };
   if (punchReached && answered)
-    return finish(twin, opts, {
+    return finishRun(twin, opts, {
       ...base,
       outcome: "breached",
       stoppedBy: null,
@@ -190,7 +191,7 @@ function run(network: Network, p: AttackPlan, opts: RunOptions): AttackRun {
   const stop: StoppedBy | null =
     twin.stoppedByFromSteps({ src: mallory.address, sport: STUN_PORT }, stepsBeforePunch) ??
     twin.stoppedByFromSteps(softwareFlow, stepsBeforePunch);
-  return finish(twin, opts, {
+  return finishRun(twin, opts, {
     ...base,
     outcome: "blocked",
     stoppedBy: stop,

@@ -6,7 +6,8 @@
 
 import type { Network } from "../model/index.js";
 import type { Attack, AttackPlan, AttackRun, PlanResult, RunOptions } from "./attack.js";
-import { attackerOf, routerOfLan, userHosts } from "./actors/cast.js";
+import { userHosts } from "./actors/cast.js";
+import { attackerOf, routerOfLan } from "./attack-run.js";
 import { runUpnpMalware } from "./actors/upnp-malware.js";
 
 export const ID = "upnp-forward-other";

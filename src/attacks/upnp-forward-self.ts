@@ -8,7 +8,8 @@ import type { Network } from "../model/index.js";
 import type { TcpConnection } from "../sim/index.js";
 import type { Attack, AttackPlan, AttackRun, PlanResult, RunOptions } from "./attack.js";
 import type { Cast } from "./actors/cast.js";
-import { attackerOf, userHosts } from "./actors/cast.js";
+import { userHosts } from "./actors/cast.js";
+import { attackerOf } from "./attack-run.js";
 import { runUpnpMalware } from "./actors/upnp-malware.js";
 
 export const ID = "upnp-forward-self";

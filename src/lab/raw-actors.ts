@@ -6,7 +6,7 @@
 
 import { fileURLToPath } from "node:url";
 import type { AttackPlan } from "../attacks/attack.js";
-import { attackerOf } from "../attacks/inbound-scan.js";
+import { attackerEndpoint } from "../attacks/attack-run.js";
 import { MALLORY_TCP_PORT, MALLORY_UDP_PORT, TCP_TRIALS, runTcpTrial } from "../attacks/spoofed-source.js";
 import type { TcpTrial } from "../attacks/spoofed-source.js";
 import { STUN_PORT } from "../attacks/actors/stun-server.js";
@@ -81,7 +81,7 @@ interface Stage {
 
 function stage(lab: RunningLab, p: AttackPlan): Stage | string {
   const network = lab.network;
-  const m = attackerOf(network);
+  const m = attackerEndpoint(network);
   if (m === null) return "no internet host is marked attacker";
   if (p.foothold === null) return "the attack needs a foothold on the LAN";
   const foothold = network.hosts.find((h) => h.name === p.foothold);
@@ -424,7 +424,7 @@ const holePunchKernel: KernelAttack = {
   id: "udp-hole-punch",
   // Mallory's STUN responder and its second socket are actor sockets, so the listener must leave those ports free.
   labNetwork(network: Network): Network {
-    const m = attackerOf(network);
+    const m = attackerEndpoint(network);
     if (m === null) return network;
     const taken = (port: number): boolean => port === STUN_PORT || port === OTHER_MALLORY_PORT;
     return {
@@ -435,7 +435,7 @@ const holePunchKernel: KernelAttack = {
     };
   },
   async run(lab, p, opts) {
-    const m = attackerOf(lab.network);
+    const m = attackerEndpoint(lab.network);
     if (m === null) return notRunnable("no internet host is marked attacker");
     const footholdNs = p.foothold === null ? null : lab.namespaceOf(p.foothold);
     const malloryNs = lab.namespaceOf(m.name);

@@ -16,7 +16,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { AttackPlan } from "../attacks/attack.js";
-import { attackerOf } from "../attacks/inbound-scan.js";
+import { attackerEndpoint } from "../attacks/attack-run.js";
 import { EXTERNAL_PORT } from "../attacks/upnp-forward-other.js";
 import { STUN_PORT } from "../attacks/actors/stun-server.js";
 import type { Router } from "../model/index.js";
@@ -195,7 +195,7 @@ interface UpnpVariant {
 
 async function runUpnp(lab: RunningLab, p: AttackPlan, v: UpnpVariant): Promise<KernelOutcome> {
   const network = lab.network;
-  const m = attackerOf(network);
+  const m = attackerEndpoint(network);
   const foothold = network.hosts.find((h) => h.name === p.foothold);
   const target = network.hosts.find((h) => h.name === p.target.node);
   if (m === null || foothold === undefined || target === undefined)

@@ -23,7 +23,8 @@ import { RAW_KERNEL_ATTACKS } from "./raw-actors.js";
 import { UPNP_KERNEL_ATTACKS } from "./upnp-actors.js";
 import type { ActorResult, C2Event, ProbeRequest, ProbeResult } from "./actor.js";
 import { C2_PORT } from "../attacks/c2-beacon.js";
-import { attackerOf, routerOfLan, scanPorts } from "../attacks/inbound-scan.js";
+import { attackerEndpoint, routerOfLan } from "../attacks/attack-run.js";
+import { scanPorts } from "../attacks/inbound-scan.js";
 import type { Router } from "../model/index.js";
 import { ISP_NODE } from "../sim/topology.js";
 import { formatIpv4, formatIpv6 } from "../wire/address.js";
@@ -480,7 +481,7 @@ const inboundScanKernel: KernelAttack = {
   id: "inbound-scan",
   async run(lab, p) {
     const network = lab.network;
-    const m = attackerOf(network);
+    const m = attackerEndpoint(network);
     if (m === null) return { outcome: "not-runnable", evidence: "no internet host is marked attacker" };
     const host = network.hosts.find((h) => h.name === p.target.node);
     const router =
@@ -531,7 +532,7 @@ const portForwardExposureKernel: KernelAttack = {
   id: "port-forward-exposure",
   run(lab, p) {
     const network = lab.network;
-    const m = attackerOf(network);
+    const m = attackerEndpoint(network);
     if (m === null)
       return Promise.resolve({ outcome: "not-runnable", evidence: "no internet host is marked attacker" });
     for (const router of network.routers)
@@ -592,7 +593,7 @@ const c2BeaconKernel: KernelAttack = {
   id: "c2-beacon",
   // The C2 server is an actor process in Mallory's namespace, so the listener must leave its port free.
   labNetwork(network) {
-    const m = attackerOf(network);
+    const m = attackerEndpoint(network);
     if (m === null) return network;
     const port = c2PortOf(network, m.name);
     return {
@@ -701,7 +702,7 @@ const ipv6NoNatKernel: KernelAttack = {
   id: "ipv6-no-nat",
   async run(lab, p) {
     const network = lab.network;
-    const m = attackerOf(network);
+    const m = attackerEndpoint(network);
     const host = network.hosts.find((h) => h.name === p.target.node);
     const router = host === undefined ? null : routerOfLan(network, host.lan);
     const lan = router?.lans.find((l) => l.lan === host?.lan);

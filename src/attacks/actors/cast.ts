@@ -2,13 +2,13 @@
 // host the attacker has a foothold on, with the router that serves it. Attacks start their actors on these nodes,
 // run the clock, and read back what arrived; this file only finds the players and packages the result.
 
-import type { Host, InternetHost, Network, Router } from "../../model/index.js";
+import type { Host, Network, Router } from "../../model/index.js";
 import { addressWords } from "../../sim/index.js";
 import type { SimNode } from "../../sim/index.js";
 import { buildTwin } from "../../sim/twin.js";
 import type { Twin, TwinOptions } from "../../sim/twin.js";
 import { formatIpv4 } from "../../wire/address.js";
-import type { AttackResult, AttackRun, RunOptions } from "../attack.js";
+import { attackerOf, routerOfLan, twinOf } from "../attack-run.js";
 
 /** A node of the run, with its IPv4 address as text and as the simulator's words. */
 export interface Player {
@@ -28,14 +28,6 @@ export interface Cast {
 }
 
 export type CastResult = { readonly ok: true; readonly cast: Cast } | { readonly ok: false; readonly error: string };
-
-export function attackerOf(network: Network): InternetHost | null {
-  return network.internetHosts.find((h) => h.attacker) ?? null;
-}
-
-export function routerOfLan(network: Network, lan: string): Router | null {
-  return network.routers.find((r) => r.lans.some((l) => l.lan === lan)) ?? null;
-}
 
 /** LAN hosts behind a router where a user runs software or a browser: workstations and browsing hosts first. */
 export function userHosts(network: Network): Host[] {
@@ -63,13 +55,8 @@ export function castFor(network: Network, footholdName: string | null, twinOptio
   if (host === undefined) return { ok: false, error: `no LAN host named ${footholdName}` };
   const router = routerOfLan(network, host.lan);
   if (router === null) return { ok: false, error: `LAN ${host.lan} of ${host.name} has no router` };
-  const built = buildTwin(network, twinOptions);
-  if (!built.ok)
-    return {
-      ok: false,
-      error: built.diagnostics.map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}`).join("\n"),
-    };
-  const twin = built.twin;
+  const twin = twinOf(buildTwin(network, twinOptions));
+  if (typeof twin === "string") return { ok: false, error: twin };
   const mNode = twin.node(m.name);
   const fNode = twin.node(host.name);
   if (mNode === undefined || fNode === undefined) return { ok: false, error: "the twin lacks Mallory or the foothold" };
@@ -90,14 +77,4 @@ export function castFor(network: Network, footholdName: string | null, twinOptio
 /** Runs the twin's clock `ms` simulated milliseconds further. */
 export function runFor(twin: Twin, ms: number): void {
   twin.sim.run({ until: twin.sim.now + ms });
-}
-
-export function setupError(message: string): AttackRun {
-  return { ok: false, error: { kind: "attack-setup", message } };
-}
-
-/** The run's result with its steps (when traced) and pcaps (when asked for). */
-export function finish(twin: Twin, opts: RunOptions, result: Omit<AttackResult, "steps">): AttackRun {
-  const pcaps = opts.pcapDir !== undefined ? twin.sim.writePcaps(opts.pcapDir) : [];
-  return { ok: true, result: { ...result, steps: opts.trace ? twin.steps() : [] }, pcaps };
 }
