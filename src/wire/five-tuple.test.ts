@@ -11,6 +11,7 @@ import {
   fiveTupleStatusName,
   Hot,
   L4Hot,
+  TcpHot,
   readFiveTuple,
   V4Hot,
   type LinkType,
@@ -276,6 +277,19 @@ describe("the success path's literal constants", () => {
       UDP_HEADER_LEN,
     ]);
     expect([L4Hot.TCP, L4Hot.UDP, UdpField.SRC_PORT, Hot.OK]).toEqual([IpProtocol.TCP, IpProtocol.UDP, 0, S.OK]);
+  });
+
+  it("describe the 32-bit words the success path reads", () => {
+    // Ether type, then version/IHL, then TOS: version sits 12 bits up, IHL 8.
+    const typeWord = (EtherType.IPV4 << 16) | (0x46 << 8) | 0x10;
+    expect(typeWord >>> Hot.TYPE_WORD_VERSION_SHIFT).toBe(EthHot.IPV4_AND_VERSION);
+    expect(EthHot.IPV4_AND_VERSION).toBe((EtherType.IPV4 << 4) | ipv4.IPV4_VERSION);
+    expect((typeWord >>> Hot.TYPE_WORD_IHL_SHIFT) & Hot.IHL_MASK).toBe(6);
+    // Flags/offset, TTL, protocol: the protocol is the word's low byte, MF and the offset its top 14 bits.
+    expect(V4Hot.PROTOCOL).toBe(V4Hot.FLG_OFF + 3);
+    expect(V4Hot.MF_OFFSET_IN_WORD >>> 16).toBe(0x3fff);
+    // The data offset nibble is the top of the 16-bit word at TCP_DATA_OFF.
+    expect(0x5010 >>> TcpHot.DATA_OFF_IN_WORD_SHIFT).toBe(5);
   });
 });
 
