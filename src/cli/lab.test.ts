@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listNamespaces, probeLab } from "../lab/index.js";
+import { formatVerifyReport } from "./lab.js";
 import { runCli } from "./program.js";
 
 const caps = await probeLab();
@@ -101,13 +102,21 @@ describe("mallory lab", () => {
 
       const status = await run(["lab", "status", yaml, "--json"]);
       expect(status.code).toBe(0);
-      const s = JSON.parse(status.out) as { up: boolean; namespaces: { name: string; exists: boolean }[] };
+      const s = JSON.parse(status.out) as {
+        up: boolean;
+        namespaces: { name: string; exists: boolean }[];
+        processes: { what: string; alive: boolean }[];
+      };
       expect(s.up).toBe(true);
       expect(s.namespaces.map((n) => n.exists)).toEqual(Array<boolean>(8).fill(true));
+      // Three listeners, and the router's dnsmasq where it is installed (lab up only warns without it).
+      const listeners = s.processes.filter((p) => p.what === "listener");
+      expect(listeners).toHaveLength(3);
+      expect(s.processes.every((p) => p.alive)).toBe(true);
 
       const down = await run(["lab", "down", yaml]);
       expect(down.code).toBe(0);
-      expect(down.out).toContain("3 processes stopped, 8 namespaces deleted");
+      expect(down.out).toContain(`${s.processes.length} processes stopped, 8 namespaces deleted`);
       expect((await listNamespaces()).filter((n) => n.startsWith(`mlab-${NAME}-`))).toEqual([]);
 
       const again = await run(["lab", "down", yaml]);
@@ -119,4 +128,57 @@ describe("mallory lab", () => {
     },
     30_000,
   );
+});
+
+describe("mallory lab verify's text report", () => {
+  it("lists per link the packets each side saw, the flows only one side saw, and the files when kept", () => {
+    const text = formatVerifyReport({
+      network: "seed-home",
+      mismatches: [],
+      agreement: [
+        {
+          attack: "inbound-scan",
+          target: "router:22/tcp",
+          simulated: "blocked",
+          kernel: "blocked",
+          agree: true,
+          evidence: { simulated: "nothing answered", kernel: "nothing answered" },
+          links: [
+            {
+              segment: "router-wan",
+              kernel: { packets: 151, path: "/c/inbound-scan/kernel/router-wan.pcap" },
+              simulated: { packets: 96, path: "/c/inbound-scan/simulated/router-wan.pcapng" },
+              flows: {
+                matched: 95,
+                kernelOnly: ["a", "b", "c", "d", "e"],
+                simulatedOnly: ["udp 203.0.113.66:* > 198.51.100.2:53"],
+              },
+            },
+            {
+              segment: "home",
+              kernel: { packets: null, path: null, error: "tcpdump is not installed" },
+              simulated: { packets: 1, path: null },
+            },
+          ],
+        },
+      ],
+    });
+    expect(text.split("\n").slice(4)).toEqual([
+      "    links:",
+      "      router-wan: kernel 151 packets, simulated 96 packets; 95 flows on both sides",
+      "        only in the kernel:    a; b; c; and 2 more",
+      "        only in the simulator: udp 203.0.113.66:* > 198.51.100.2:53",
+      "        /c/inbound-scan/kernel/router-wan.pcap",
+      "        /c/inbound-scan/simulated/router-wan.pcapng",
+      "      home: kernel not captured (tcpdump is not installed), simulated 1 packet",
+      "",
+    ]);
+  });
+
+  it("documents --pcap in lab verify's help", async () => {
+    const r = await run(["lab", "verify", "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("--pcap <dir>");
+    expect(r.out).toContain("DIR/ATTACK/kernel/SEGMENT.pcap");
+  });
 });

@@ -4,7 +4,7 @@ import { formatModelDiagnostic, loadNetwork } from "../model/index.js";
 import { labDown, labStatus, labUp, probeLab } from "../lab/index.js";
 import type { LabError, LabStatus } from "../lab/index.js";
 import { verifyNetwork } from "../lab/verify.js";
-import type { VerifyReport } from "../lab/verify.js";
+import type { LinkReport, LinkSide, VerifyReport } from "../lab/verify.js";
 
 export const LAB_ACTIONS = ["up", "down", "status"] as const;
 export type LabAction = (typeof LAB_ACTIONS)[number];
@@ -92,8 +92,37 @@ export interface LabVerifyArgs {
   /** One catalogue id; every attack with a kernel actor when absent. */
   readonly attack?: string;
   readonly json: boolean;
+  /** Keeps the captures: `DIR/<attack>/kernel/<segment>.pcap` and `DIR/<attack>/simulated/<segment>.pcapng`. */
+  readonly pcap?: string;
   readonly out: (s: string) => void;
   readonly err: (s: string) => void;
+}
+
+/** How many differing flows a text line names before it says "and N more" (the JSON lists them all). */
+const FLOWS_SHOWN = 3;
+
+function sideText(what: string, side: LinkSide): string {
+  if (side.packets === null) return `${what} not captured${side.error !== undefined ? ` (${side.error})` : ""}`;
+  return `${what} ${side.packets} packet${side.packets === 1 ? "" : "s"}`;
+}
+
+function flowList(flows: readonly string[]): string {
+  const shown = flows.slice(0, FLOWS_SHOWN).join("; ");
+  return flows.length > FLOWS_SHOWN ? `${shown}; and ${flows.length - FLOWS_SHOWN} more` : shown;
+}
+
+/** `segment: kernel N packets, simulated M packets`, the flows only one side saw, and the files when kept. */
+export function formatLink(l: LinkReport): string[] {
+  const lines = [`      ${l.segment}: ${sideText("kernel", l.kernel)}, ${sideText("simulated", l.simulated)}`];
+  if (l.flows !== undefined) {
+    const f = l.flows;
+    lines[0] += `; ${f.matched} flow${f.matched === 1 ? "" : "s"} on both sides`;
+    if (f.kernelOnly.length > 0) lines.push(`        only in the kernel:    ${flowList(f.kernelOnly)}`);
+    if (f.simulatedOnly.length > 0) lines.push(`        only in the simulator: ${flowList(f.simulatedOnly)}`);
+  }
+  if (l.kernel.path !== null) lines.push(`        ${l.kernel.path}`);
+  if (l.simulated.path !== null) lines.push(`        ${l.simulated.path}`);
+  return lines;
 }
 
 export function formatVerifyReport(r: VerifyReport): string {
@@ -107,11 +136,18 @@ export function formatVerifyReport(r: VerifyReport): string {
     );
     lines.push(`    simulator: ${a.evidence.simulated}`);
     lines.push(`    kernel:    ${a.evidence.kernel}`);
+    if (a.links.length > 0) {
+      lines.push("    links:");
+      for (const l of a.links) lines.push(...formatLink(l));
+    }
   }
   return `${lines.join("\n")}\n`;
 }
 
-/** `mallory lab verify NETWORK.yaml [--attack ID] [--json]`: 0 no mismatch, 1 a mismatch or bad input, 2 no root. */
+/**
+ * `mallory lab verify NETWORK.yaml [--attack ID] [--json] [--pcap DIR]`: 0 no mismatch, 1 a mismatch or bad input,
+ * 2 no root.
+ */
 export async function labVerifyCommand(a: LabVerifyArgs): Promise<LabExit> {
   const caps = await probeLab();
   if (caps.missing !== null) {
@@ -126,6 +162,7 @@ export async function labVerifyCommand(a: LabVerifyArgs): Promise<LabExit> {
   }
   const r = await verifyNetwork(loaded.network, {
     ...(a.attack !== undefined ? { attacks: [a.attack] } : {}),
+    ...(a.pcap !== undefined ? { pcapDir: a.pcap } : {}),
     ...(a.json
       ? {}
       : {

@@ -208,15 +208,22 @@ export function buildProgram(io: CliIo, exit: ExitState = { code: ExitCode.OK })
     });
   lab
     .command("verify")
-    .description("run each attack in the simulator and against the kernel in a fresh lab, and compare the outcomes")
+    .description(
+      "run each attack in the simulator and against the kernel in a fresh lab (tcpdump on every link), and compare the outcomes and the packets each link carried",
+    )
     .argument("<network>", "network description (YAML)")
     .option("--attack <id>", "only this attack of the catalogue (see mallory attacks)")
-    .option("--json", "print {agreement, mismatches}")
+    .option("--json", "print {agreement, mismatches}; each row's `links` has per segment both sides' packet counts")
+    .option(
+      "--pcap <dir>",
+      "keep the captures of every link: DIR/ATTACK/kernel/SEGMENT.pcap (tcpdump) beside DIR/ATTACK/simulated/SEGMENT.pcapng",
+    )
     .action(async (file, options) => {
       exit.code = await labVerifyCommand({
         network: file,
         attack: options.attack,
         json: options.json === true,
+        ...(options.pcap !== undefined ? { pcap: options.pcap } : {}),
         out: io.out,
         err: io.err,
       });

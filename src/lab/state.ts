@@ -1,18 +1,21 @@
 // Where a lab records what it created, so `lab down` can remove it from another process, after a crash, or twice:
 // `${XDG_RUNTIME_DIR:-/run}/mallory/<network>.json` (or under the system's temporary directory when that is not
-// writable), beside a directory of the lab's files (rulesets, listener configs and logs).
+// writable), beside a directory of the lab's files (rulesets, listener configs, dnsmasq's pid file and logs).
 
 import { accessSync, constants, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_PREFIX } from "./plan.js";
 
+/** What a lab process is: the node's service listener, or its router's DNS resolver. */
+export type LabProcessKind = "listener" | "dnsmasq";
+
 export interface LabProcess {
   readonly node: string;
   readonly namespace: string;
   readonly pid: number;
   readonly log: string;
-  readonly what: "listener";
+  readonly what: LabProcessKind;
 }
 
 export interface LabState {

@@ -2,10 +2,13 @@
 // network built in namespaces by labUp, real processes playing the actors), and the two outcomes compared
 // (ARCHITECTURE.md `lab verify --json`: `agreement` and `mismatches`). Each kernel run gets a fresh lab, so
 // conntrack starts empty; plans of one attack are separated by `conntrack -F` in every namespace. A kernel actor
-// judges only from what arrived: the listeners' JSON-line logs and the actor processes' own JSON results.
+// judges only from what arrived: the listeners' JSON-line logs and the actor processes' own JSON results. Every
+// plan's kernel run is captured per segment by tcpdump (capture.ts), and each row reports per link the packets the
+// kernel and the simulator put on it, with the flows only one side saw.
 
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { AttackPlan, Outcome } from "../attacks/attack.js";
@@ -13,6 +16,16 @@ import { catalogue, findAttack, runPlans } from "../attacks/index.js";
 import type { Network } from "../model/index.js";
 import { inNamespace, probeLab, runCommand } from "./commands.js";
 import type { CommandOutput } from "./commands.js";
+import {
+  capturePoints,
+  compareFlows,
+  KERNEL_CAPTURE_SUFFIX,
+  probeTcpdump,
+  SIMULATED_CAPTURE_SUFFIX,
+  summarizeCaptureFile,
+  withCaptures,
+} from "./capture.js";
+import type { CapturePoint, FlowComparison, StoppedCapture } from "./capture.js";
 import { labDown, labUp } from "./lab.js";
 import type { ListenerEvent } from "./listener-service.js";
 import { nodeNamespace, planLab } from "./plan.js";
@@ -21,6 +34,7 @@ import type { LabState } from "./state.js";
 import { ACTOR_READY, C2_COMMAND } from "./actor.js";
 import { RAW_KERNEL_ATTACKS } from "./raw-actors.js";
 import { UPNP_KERNEL_ATTACKS } from "./upnp-actors.js";
+import { DNS_KERNEL_ATTACKS } from "./dns-actors.js";
 import type { ActorResult, C2Event, ProbeRequest, ProbeResult } from "./actor.js";
 import { C2_PORT } from "../attacks/c2-beacon.js";
 import { attackerEndpoint, routerOfLan } from "../attacks/attack-run.js";
@@ -91,6 +105,26 @@ export interface KernelAttack {
 
 export type VerifiedOutcome = Outcome | "not-runnable" | "not-applicable" | "error";
 
+/** One side's capture of a segment: every packet in the file, and the file when `pcapDir` was given. */
+export interface LinkSide {
+  /** Records in the capture (ARP and neighbour discovery included); null when this side has no capture. */
+  readonly packets: number | null;
+  readonly path: string | null;
+  /** Why there is no capture (tcpdump did not start, the file is damaged) or why it is incomplete (packets lost). */
+  readonly error?: string;
+}
+
+/**
+ * What crossed one segment in the attack's last plan, in the kernel (`<segment>.pcap`, tcpdump) and in the
+ * simulator (`<segment>.pcapng`); `flows` when both sides were read (capture.ts says what is compared).
+ */
+export interface LinkReport {
+  readonly segment: string;
+  readonly kernel: LinkSide;
+  readonly simulated: LinkSide;
+  readonly flows?: FlowComparison;
+}
+
 export interface AgreementRow {
   readonly attack: string;
   /** `node:port/proto` of the simulator's result (the plan that decided it); null when nothing applied. */
@@ -101,6 +135,8 @@ export interface AgreementRow {
   readonly agree: boolean | null;
   readonly evidence: { readonly simulated: string; readonly kernel: string };
   readonly details?: Readonly<Record<string, unknown>>;
+  /** Per segment of the network: the packets each side put on it (empty when no plan ran). */
+  readonly links: readonly LinkReport[];
 }
 
 export interface VerifyReport {
@@ -116,6 +152,14 @@ export interface VerifyOptions {
   /** Namespace prefix (tests use a per-run one). */
   readonly prefix?: string;
   readonly onProgress?: (line: string) => void;
+  /**
+   * Keeps the captures: `<pcapDir>/<attack>/kernel/<segment>.pcap` (tcpdump) and
+   * `<pcapDir>/<attack>/simulated/<segment>.pcapng` (the simulator's last plan, as runPlans writes them).
+   * Without it they go to a temporary directory that is removed at the end (the counts are reported either way).
+   */
+  readonly pcapDir?: string;
+  /** Called with the tcpdump pids of each plan's captures once they listen (for callers that watch processes). */
+  readonly onCaptureStart?: (pids: readonly number[]) => void;
 }
 
 export type VerifyResult =
@@ -314,32 +358,154 @@ function foldKernel(outcomes: readonly KernelOutcome[]): KernelOutcome {
   );
 }
 
+interface KernelCaptureOptions {
+  /** Where each plan's tcpdump files go (emptied before each plan, so the last plan's remain); null: no capture. */
+  readonly dir: string | null;
+  readonly onStart?: (pids: readonly number[]) => void;
+}
+
+interface KernelRun {
+  readonly outcome: KernelOutcome;
+  /** Why the last plan was not captured at all, or null. */
+  readonly captureError: string | null;
+  /** Per segment, why the last plan's capture is incomplete (tcpdump killed, packets lost). */
+  readonly incomplete: ReadonlyMap<string, string>;
+}
+
+/** Empties `dir` of earlier plans' captures (tcpdump overwrites, but a segment absent this time would linger). */
+function freshDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+}
+
 async function runKernel(
   network: Network,
   k: KernelAttack,
   plans: readonly AttackPlan[],
-  opts: { seed: number; prefix?: string; onProgress?: (line: string) => void },
-): Promise<KernelOutcome> {
+  opts: { seed: number; prefix?: string; onProgress?: (line: string) => void; capture: KernelCaptureOptions },
+): Promise<KernelRun> {
   const labNetwork = k.labNetwork?.(network) ?? network;
   const labOpts = opts.prefix !== undefined ? { prefix: opts.prefix } : {};
   const up = await labUp(labNetwork, { ...labOpts, handleSignals: false });
-  if (!up.ok) return { outcome: "not-runnable", evidence: `lab up failed: ${up.error.message}` };
+  if (!up.ok)
+    return {
+      outcome: { outcome: "not-runnable", evidence: `lab up failed: ${up.error.message}` },
+      captureError: null,
+      incomplete: new Map(),
+    };
+  let captureError: string | null = null;
+  let incomplete = new Map<string, string>();
   try {
-    const lab = makeRunningLab(labNetwork, planLab(labNetwork, labOpts), up.value.state);
+    const plan = planLab(labNetwork, labOpts);
+    const lab = makeRunningLab(labNetwork, plan, up.value.state);
+    const points = capturePoints(plan);
+    const dir = opts.capture.dir;
+    const onStart = opts.capture.onStart;
     const outcomes: KernelOutcome[] = [];
-    for (const plan of plans) {
+    for (const p of plans) {
       await lab.flushConntrack();
-      const o = await k.run(lab, plan, { seed: opts.seed });
+      const run = (): Promise<KernelOutcome> => k.run(lab, p, { seed: opts.seed });
+      let o: KernelOutcome;
+      if (dir === null) o = await run();
+      else {
+        freshDir(dir);
+        const captured = await withCaptures(points, dir, run, (session) => {
+          onStart?.(session.captures.map((c) => c.pid));
+        });
+        o = captured.value;
+        captureError = captured.error;
+        incomplete = captureTrouble(captured.stopped);
+        for (const why of [captureError, ...incomplete.values()])
+          if (why !== null) opts.onProgress?.(`${k.id}: capture: ${why}`);
+      }
       outcomes.push(o);
       if (o.outcome === "breached") break;
     }
-    return foldKernel(outcomes);
+    return { outcome: foldKernel(outcomes), captureError, incomplete };
   } catch (e) {
-    return { outcome: "not-runnable", evidence: `kernel run failed: ${e instanceof Error ? e.message : String(e)}` };
+    return {
+      outcome: {
+        outcome: "not-runnable",
+        evidence: `kernel run failed: ${e instanceof Error ? e.message : String(e)}`,
+      },
+      captureError,
+      incomplete,
+    };
   } finally {
     const down = await labDown(labNetwork, labOpts);
     if (!down.ok) opts.onProgress?.(`lab down failed: ${down.error.message}`);
   }
+}
+
+/** What went wrong with captures that did run, per segment: a tcpdump that had to be killed, or packets it lost. */
+function captureTrouble(stopped: readonly StoppedCapture[]): Map<string, string> {
+  const troubles = new Map<string, string>();
+  for (const c of stopped)
+    if (c.killed) troubles.set(c.segment, `tcpdump on ${c.segment} did not stop on SIGINT and was killed`);
+    else if (c.dropped !== null && c.dropped > 0)
+      troubles.set(c.segment, `tcpdump on ${c.segment} lost ${c.dropped} packets (its buffer was full)`);
+  return troubles;
+}
+
+/** One side of a link: the file's records counted with our reader; the path kept only when the user asked. */
+async function linkSide(
+  path: string,
+  keepPath: boolean,
+  trouble: { readonly missing: string | null; readonly incomplete: string | undefined },
+): Promise<{ side: LinkSide; flows: readonly string[] | null }> {
+  const { missing, incomplete } = trouble;
+  if (!existsSync(path))
+    return { side: { packets: null, path: null, ...(missing !== null ? { error: missing } : {}) }, flows: null };
+  const read = await summarizeCaptureFile(path);
+  if (!read.ok) return { side: { packets: null, path: keepPath ? path : null, error: read.error }, flows: null };
+  return {
+    side: {
+      packets: read.value.packets,
+      path: keepPath ? path : null,
+      ...(incomplete !== undefined ? { error: incomplete } : {}),
+    },
+    flows: read.value.flows,
+  };
+}
+
+/** Segment names of the simulator's files in `dir`. */
+function simulatedSegments(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((f) => f.endsWith(SIMULATED_CAPTURE_SUFFIX))
+      .map((f) => f.slice(0, -SIMULATED_CAPTURE_SUFFIX.length))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/** The lab's segments in plan order, then any segment only the simulator has; each side read back from its file. */
+async function linkReports(
+  points: readonly CapturePoint[],
+  dirs: { kernel: string; simulated: string },
+  keepPaths: boolean,
+  kernel: { readonly missing: string | null; readonly incomplete: ReadonlyMap<string, string> },
+): Promise<LinkReport[]> {
+  const segments = [...new Set([...points.map((p) => p.segment), ...simulatedSegments(dirs.simulated)])];
+  const links: LinkReport[] = [];
+  for (const segment of segments) {
+    const k = await linkSide(join(dirs.kernel, `${segment}${KERNEL_CAPTURE_SUFFIX}`), keepPaths, {
+      missing: kernel.missing,
+      incomplete: kernel.incomplete.get(segment),
+    });
+    const s = await linkSide(join(dirs.simulated, `${segment}${SIMULATED_CAPTURE_SUFFIX}`), keepPaths, {
+      missing: null,
+      incomplete: undefined,
+    });
+    links.push({
+      segment,
+      kernel: k.side,
+      simulated: s.side,
+      ...(k.flows !== null && s.flows !== null ? { flows: compareFlows(k.flows, s.flows) } : {}),
+    });
+  }
+  return links;
 }
 
 /** Runs each chosen attack in the simulator and against the kernel lab and compares the outcomes. */
@@ -352,53 +518,122 @@ export async function verifyNetwork(network: Network, opts: VerifyOptions = {}):
     return { ok: false, error: { kind: "invalid", message: `no attack named ${unknown.join(", ")}` } };
   const seed = opts.seed ?? DEFAULT_SEED;
   const progress = opts.onProgress ?? ((): void => undefined);
-  const rows: AgreementRow[] = [];
-  for (const id of ids) {
-    const attack = findAttack(id);
-    if (attack === undefined) continue;
-    const planned = attack.plan(network);
-    if (planned.plans.length === 0) {
-      const why = `not applicable: ${planned.notApplicable ?? "no plan"}`;
-      rows.push({
-        attack: id,
-        target: null,
-        simulated: "not-applicable",
-        kernel: "not-applicable",
-        agree: null,
-        evidence: { simulated: why, kernel: why },
-      });
-      progress(`${id}: not applicable`);
-      continue;
+  const tcpdump = await probeTcpdump();
+  if (!tcpdump) progress("tcpdump is not installed: the kernel side's links are not captured");
+  const keepPaths = opts.pcapDir !== undefined;
+  if (opts.pcapDir !== undefined)
+    try {
+      mkdirSync(opts.pcapDir, { recursive: true });
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      return { ok: false, error: { kind: "invalid", message: `cannot write captures to ${opts.pcapDir}: ${why}` } };
     }
-    const sim = runPlans(attack, network, planned.plans, { seed, trace: false });
-    const simulated: VerifiedOutcome = sim === null ? "not-applicable" : sim.ok ? sim.result.outcome : "error";
-    const simEvidence = sim === null ? "no plan ran" : sim.ok ? sim.result.evidence : sim.error.message;
-    const target = sim?.ok === true ? sim.result.target : null;
-    const k = registry.get(id);
-    progress(`${id}: simulated ${simulated}; running against the kernel`);
-    const kernel: KernelOutcome =
-      k === undefined
-        ? { outcome: "not-runnable", evidence: "not runnable in the lab: no kernel actor for this attack yet" }
-        : await runKernel(network, k, planned.plans, {
-            seed,
-            onProgress: progress,
-            ...(opts.prefix !== undefined ? { prefix: opts.prefix } : {}),
-          });
-    const runnable = kernel.outcome !== "not-runnable" && (simulated === "breached" || simulated === "blocked");
-    rows.push({
-      attack: id,
-      target,
-      simulated,
-      kernel: kernel.outcome,
-      agree: runnable ? simulated === kernel.outcome : null,
-      evidence: { simulated: simEvidence, kernel: kernel.evidence },
-      ...(kernel.details !== undefined ? { details: { kernel: kernel.details } } : {}),
-    });
-    progress(`${id}: simulated ${simulated}, kernel ${kernel.outcome}`);
+  const root = opts.pcapDir ?? mkdtempSync(join(tmpdir(), "mallory-verify-"));
+  const labOpts = opts.prefix !== undefined ? { prefix: opts.prefix } : {};
+  const points = capturePoints(planLab(network, labOpts));
+  try {
+    const rows: AgreementRow[] = [];
+    for (const id of ids) {
+      const row = await verifyAttack(network, id, {
+        seed,
+        progress,
+        points,
+        dirs: { kernel: join(root, id, "kernel"), simulated: join(root, id, "simulated") },
+        tcpdump,
+        keepPaths,
+        ...(opts.prefix !== undefined ? { prefix: opts.prefix } : {}),
+        ...(opts.onCaptureStart !== undefined ? { onCaptureStart: opts.onCaptureStart } : {}),
+      });
+      if (row !== null) rows.push(row);
+    }
+    return {
+      ok: true,
+      value: { network: network.name, agreement: rows, mismatches: rows.filter((r) => r.agree === false) },
+    };
+  } finally {
+    if (!keepPaths) rmSync(root, { recursive: true, force: true });
   }
+}
+
+interface AttackVerifyOptions {
+  readonly seed: number;
+  readonly prefix?: string;
+  readonly progress: (line: string) => void;
+  readonly points: readonly CapturePoint[];
+  readonly dirs: { readonly kernel: string; readonly simulated: string };
+  readonly tcpdump: boolean;
+  readonly keepPaths: boolean;
+  readonly onCaptureStart?: (pids: readonly number[]) => void;
+}
+
+/** One attack both ways, with its links; null for an id the catalogue does not have. */
+async function verifyAttack(network: Network, id: string, o: AttackVerifyOptions): Promise<AgreementRow | null> {
+  const { seed, progress } = o;
+  const attack = findAttack(id);
+  if (attack === undefined) return null;
+  const planned = attack.plan(network);
+  if (planned.plans.length === 0) {
+    const why = `not applicable: ${planned.notApplicable ?? "no plan"}`;
+    progress(`${id}: not applicable`);
+    return {
+      attack: id,
+      target: null,
+      simulated: "not-applicable",
+      kernel: "not-applicable",
+      agree: null,
+      evidence: { simulated: why, kernel: why },
+      links: [],
+    };
+  }
+  mkdirSync(o.dirs.simulated, { recursive: true });
+  const sim = runPlans(attack, network, planned.plans, { seed, trace: false, pcapDir: o.dirs.simulated });
+  const simulated: VerifiedOutcome = sim === null ? "not-applicable" : sim.ok ? sim.result.outcome : "error";
+  const simEvidence = sim === null ? "no plan ran" : sim.ok ? sim.result.evidence : sim.error.message;
+  const target = sim?.ok === true ? sim.result.target : null;
+  const k = registry.get(id);
+  progress(`${id}: simulated ${simulated}; running against the kernel`);
+  const capture: KernelCaptureOptions = {
+    dir: o.tcpdump ? o.dirs.kernel : null,
+    ...(o.onCaptureStart !== undefined ? { onStart: o.onCaptureStart } : {}),
+  };
+  const run: KernelRun =
+    k === undefined
+      ? {
+          outcome: {
+            outcome: "not-runnable",
+            evidence: "not runnable in the lab: no kernel actor for this attack yet",
+          },
+          captureError: null,
+          incomplete: new Map(),
+        }
+      : await runKernel(network, k, planned.plans, {
+          seed,
+          onProgress: progress,
+          capture,
+          ...(o.prefix !== undefined ? { prefix: o.prefix } : {}),
+        });
+  const kernel = run.outcome;
+  const kernelMissing =
+    k === undefined
+      ? null
+      : !o.tcpdump
+        ? "tcpdump is not installed"
+        : (run.captureError ?? (kernel.outcome === "not-runnable" ? "the kernel run did not reach a capture" : null));
+  const links = await linkReports(o.points, o.dirs, o.keepPaths, {
+    missing: kernelMissing,
+    incomplete: run.incomplete,
+  });
+  const runnable = kernel.outcome !== "not-runnable" && (simulated === "breached" || simulated === "blocked");
+  progress(`${id}: simulated ${simulated}, kernel ${kernel.outcome}`);
   return {
-    ok: true,
-    value: { network: network.name, agreement: rows, mismatches: rows.filter((r) => r.agree === false) },
+    attack: id,
+    target,
+    simulated,
+    kernel: kernel.outcome,
+    agree: runnable ? simulated === kernel.outcome : null,
+    evidence: { simulated: simEvidence, kernel: kernel.evidence },
+    ...(kernel.details !== undefined ? { details: { kernel: kernel.details } } : {}),
+    links,
   };
 }
 
@@ -729,5 +964,6 @@ for (const k of [
   ipv6NoNatKernel,
   ...RAW_KERNEL_ATTACKS,
   ...UPNP_KERNEL_ATTACKS,
+  ...DNS_KERNEL_ATTACKS,
 ])
   registerKernelAttack(k);
