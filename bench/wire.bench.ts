@@ -207,13 +207,13 @@ function buildIpv4Udp(rng: SeededRng): Uint8Array {
 /** Frames (or bare IPv4 packets) laid end to end in one buffer, with their offsets and lengths. */
 interface PacketBuffer {
   bytes: Uint8Array;
-  offsets: Uint32Array;
-  lengths: Uint32Array;
+  offsets: Int32Array;
+  lengths: Int32Array;
 }
 
 function packPackets(packets: readonly Uint8Array[]): PacketBuffer {
-  const offsets = new Uint32Array(packets.length);
-  const lengths = new Uint32Array(packets.length);
+  const offsets = new Int32Array(packets.length);
+  const lengths = new Int32Array(packets.length);
   let total = 0;
   packets.forEach((p, i) => {
     offsets[i] = total;
@@ -227,9 +227,13 @@ function packPackets(packets: readonly Uint8Array[]): PacketBuffer {
   return { bytes, offsets, lengths };
 }
 
-const EMPTY: PacketBuffer = { bytes: new Uint8Array(0), offsets: new Uint32Array(0), lengths: new Uint32Array(0) };
+const EMPTY: PacketBuffer = { bytes: new Uint8Array(0), offsets: new Int32Array(0), lengths: new Int32Array(0) };
 let frames = EMPTY;
 let framesView: DataView = new DataView(new ArrayBuffer(0));
+/** The parse loop reads offsets and lengths from module bindings: destructuring them from `frames` in the batch
+ * function cost ~1.4 ns per packet (measured). */
+let frameOffsets: Int32Array = new Int32Array(0);
+let frameLengths: Int32Array = new Int32Array(0);
 let tcpPackets = EMPTY;
 
 /** 16,384 distinct Ethernet/IPv4 frames, 3/4 TCP (with options) and 1/4 UDP, in random order. */
@@ -243,6 +247,8 @@ function buildFrames(): void {
   }
   frames = packPackets(list);
   framesView = dataViewOf(frames.bytes);
+  frameOffsets = frames.offsets;
+  frameLengths = frames.lengths;
   assertFiveTupleAgrees();
 }
 
@@ -312,10 +318,12 @@ function fiveTupleRaw(b: Uint8Array, at: number, len: number): number {
 }
 
 const tuple = new FiveTuple();
+/** A module constant: reading `FiveTupleStatus.OK` through the import costs a load and a check per packet. */
+const TUPLE_OK = FiveTupleStatus.OK;
 
 /** The hot path's reader (src/wire/five-tuple.ts): the same checks over a DataView, into a reused FiveTuple. */
 function fiveTupleViaDataView(view: DataView, at: number, len: number): number {
-  if (readFiveTuple(view, at, len, "ethernet", tuple) !== FiveTupleStatus.OK) return 0;
+  if (readFiveTuple(view, at, len, "ethernet", tuple) !== TUPLE_OK) return 0;
   const ports = (tuple.sport << 16) | tuple.dport;
   return (Math.imul(tuple.src, 0x9e3779b1) ^ tuple.dst ^ tuple.protocol ^ ports) | 0;
 }
@@ -335,7 +343,8 @@ function assertFiveTupleAgrees(): void {
 // Three loops written out rather than one taking the reader as an argument: a shared call site would see several
 // targets, stay polymorphic and not inline any, and the figure would measure the call, not the parse.
 function fiveTupleBatch(): number {
-  const { offsets, lengths } = frames;
+  const offsets = frameOffsets;
+  const lengths = frameLengths;
   const view = framesView;
   let acc = 0;
   for (let k = 0; k < PARSE_OPS; k++) {
