@@ -36,7 +36,7 @@ import type { Family } from "./packet-meta.js";
 import { buildIcmpError, buildTcpReset } from "./reject.js";
 import type { Rng } from "./rng.js";
 import { Fib, FibExpression, RouteType, effectiveRpFilter, routeRejection, validateSource } from "./route/index.js";
-import type { RouteSpec, RpFilterVerdict } from "./route/index.js";
+import type { RouteSpec, RpFilterMode, RpFilterVerdict } from "./route/index.js";
 import type { WireError } from "../wire/result.js";
 import { readU16, writeU16 } from "../wire/bytes.js";
 import { updateChecksum16 } from "../wire/checksum.js";
@@ -53,6 +53,52 @@ export const Priority = {
   CONNTRACK_CONFIRM: 0x7fffffff,
 } as const;
 const MIN_PRIO = -0x80000000;
+const MAX_PRIO = Priority.CONNTRACK_CONFIRM + 1;
+
+/**
+ * The priority ranges of non-nat base chains the datapath runs between its own fixed-priority steps, as
+ * nf_hook_entries interleaves them. Numbered so that which of them hold chains is one byte per (stage, family),
+ * computed when a ruleset is installed instead of per packet.
+ */
+const Stage = {
+  PRE_RAW: 0,
+  PRE_FILTER: 1,
+  PRE_LATE: 2,
+  OUT_RAW: 3,
+  OUT_FILTER: 4,
+  OUT_LATE: 5,
+  INPUT: 6,
+  INPUT_LATE: 7,
+  FORWARD: 8,
+  POST: 9,
+  POST_LATE: 10,
+} as const;
+/** Offsets from a PRE_RAW/OUT_RAW base to the hook's later stages (hookWithConntrack serves both hooks). */
+const STAGE_FILTER = 1;
+const STAGE_LATE = 2;
+const STAGES: readonly { readonly hook: Hook; readonly lo: number; readonly hi: number }[] = [
+  { hook: "prerouting", lo: MIN_PRIO, hi: Priority.CONNTRACK },
+  { hook: "prerouting", lo: Priority.CONNTRACK, hi: Priority.NAT_DST },
+  { hook: "prerouting", lo: Priority.NAT_DST, hi: MAX_PRIO },
+  { hook: "output", lo: MIN_PRIO, hi: Priority.CONNTRACK },
+  { hook: "output", lo: Priority.CONNTRACK, hi: Priority.NAT_DST },
+  { hook: "output", lo: Priority.NAT_DST, hi: MAX_PRIO },
+  { hook: "input", lo: MIN_PRIO, hi: Priority.NAT_SRC },
+  { hook: "input", lo: Priority.NAT_SRC, hi: Priority.CONNTRACK_CONFIRM },
+  { hook: "forward", lo: MIN_PRIO, hi: MAX_PRIO },
+  { hook: "postrouting", lo: MIN_PRIO, hi: Priority.NAT_SRC },
+  { hook: "postrouting", lo: Priority.NAT_SRC, hi: Priority.CONNTRACK_CONFIRM },
+];
+
+/** Per (stage, family): 1 when a non-nat base chain of the filter lies in the stage's range. */
+function stagesWithChains(filter: Filter): Uint8Array {
+  const out = new Uint8Array(STAGES.length * 2);
+  STAGES.forEach((st, i) => {
+    out[i * 2] = filter.hasChainsIn(st.hook, 4, false, st.lo, st.hi) ? 1 : 0;
+    out[i * 2 + 1] = filter.hasChainsIn(st.hook, 6, false, st.lo, st.hi) ? 1 : 0;
+  });
+  return out;
+}
 
 export interface InterfaceConfig {
   readonly name: string;
@@ -172,8 +218,11 @@ export class Datapath {
   private readonly trackingOption: "auto" | "always";
   /** The compiled ruleset in force and the IR it came from (replaced at runtime by replaceRuleset). */
   private current: Filter;
+  private stageChains: Uint8Array;
   private currentRuleset: Ruleset;
-  private readonly rpAll: number;
+  /** Effective rp_filter mode per interface (max of all and the interface's own), and for an unknown iif. */
+  private readonly rpModes: Uint8Array;
+  private readonly rpUnknownIif: RpFilterMode;
   private readonly meta = new PacketMeta();
   private readonly ctx: EvalContext = newEvalContext();
   private readonly nextHop = new Uint32Array(4);
@@ -192,8 +241,11 @@ export class Datapath {
     this.trackingOption = opts.tracking ?? "auto";
     this.currentRuleset = opts.ruleset ?? { tables: [] };
     this.tracking = this.trackingOption === "always" || rulesetUsesConntrack(this.currentRuleset);
-    this.rpAll = opts.rpFilter ?? 0;
+    const rpAll = opts.rpFilter ?? 0;
+    this.rpModes = Uint8Array.from(opts.interfaces, (i) => effectiveRpFilter(rpAll, i.rpFilter ?? 0));
+    this.rpUnknownIif = effectiveRpFilter(rpAll, 0);
     this.current = filter;
+    this.stageChains = stagesWithChains(filter);
     this.forwardedVia = opts.interfaces.map((_, oif): Disposition => ({ kind: "forwarded", oif }));
     this.sentVia = opts.interfaces.map((_, oif): Disposition => ({ kind: "sent", oif }));
     opts.interfaces.forEach((iface, index) => {
@@ -251,6 +303,7 @@ export class Datapath {
     const compiled = compileRuleset(ruleset, { interfaces: this.interfaces.map((i) => i.name) });
     if (!compiled.ok) return compiled;
     this.current = new Filter(compiled.value);
+    this.stageChains = stagesWithChains(this.current);
     this.currentRuleset = ruleset;
     this.tracking = this.tracking || this.trackingOption === "always" || rulesetUsesConntrack(ruleset);
     return { ok: true, value: null };
@@ -271,7 +324,7 @@ export class Datapath {
     this.prepareContext(now);
 
     // PREROUTING
-    let d = this.hookWithConntrack("prerouting", CtHook.PREROUTING, now);
+    let d = this.hookWithConntrack("prerouting", Stage.PRE_RAW, CtHook.PREROUTING, now);
     if (d !== null) return d;
 
     // Routing decision (ip_route_input_noref): local, forward, or an error.
@@ -313,7 +366,7 @@ export class Datapath {
     }
     decrementTtl(meta);
 
-    const v = this.runFilter("forward", false, MIN_PRIO, Priority.CONNTRACK_CONFIRM + 1);
+    const v = this.runFilter(Stage.FORWARD);
     if (v !== null) return this.refuse("forward", v, now);
     d = this.postrouting(now);
     if (d !== null) return d;
@@ -340,7 +393,7 @@ export class Datapath {
     if (rejection !== null || route === null)
       return { kind: "dropped", hook: "routing", reason: { kind: "no-route", cause: rejection?.cause ?? "no-route" } };
     meta.oif = route.oif;
-    const d = this.hookWithConntrack("output", CtHook.LOCAL_OUT, now);
+    const d = this.hookWithConntrack("output", Stage.OUT_RAW, CtHook.LOCAL_OUT, now);
     if (d !== null) return d;
     // ip_route_me_harder: a DNAT in OUTPUT re-routes the packet.
     route = this.fib.lookup(family, meta.daddr);
@@ -364,11 +417,11 @@ export class Datapath {
   private localIn(now: number): Disposition {
     const meta = this.meta;
     this.trace?.({ kind: "route", result: "local", oif: NONE, gateway: null });
-    let v = this.runFilter("input", false, MIN_PRIO, Priority.NAT_SRC);
+    let v = this.runFilter(Stage.INPUT);
     if (v !== null) return this.refuse("input", v, now);
     const n = this.natStep("input", Manip.SRC, now);
     if (n !== null) return n;
-    v = this.runFilter("input", false, Priority.NAT_SRC, Priority.CONNTRACK_CONFIRM);
+    v = this.runFilter(Stage.INPUT_LATE);
     if (v !== null) return this.refuse("input", v, now);
     const c = this.confirm(now);
     if (c !== null) return c;
@@ -377,9 +430,14 @@ export class Datapath {
   }
 
   /** PREROUTING or OUTPUT: raw chains, conntrack, filter chains, DNAT, the rest. Null when the packet goes on. */
-  private hookWithConntrack(hook: "prerouting" | "output", ctHook: number, now: number): Disposition | null {
+  private hookWithConntrack(
+    hook: "prerouting" | "output",
+    stage: number,
+    ctHook: number,
+    now: number,
+  ): Disposition | null {
     const meta = this.meta;
-    let v = this.runFilter(hook, false, MIN_PRIO, Priority.CONNTRACK);
+    let v = this.runFilter(stage);
     if (v !== null) return this.refuse(hook, v, now);
     // Without tracking the packet keeps no entry, so the NAT steps below pass it untouched.
     if (this.tracking) {
@@ -388,7 +446,7 @@ export class Datapath {
       if (drop !== 0) return { kind: "dropped", hook, reason: { kind: "conntrack-table-full" } };
       this.syncCtContext();
     }
-    v = this.runFilter(hook, false, Priority.CONNTRACK, Priority.NAT_DST);
+    v = this.runFilter(stage + STAGE_FILTER);
     if (v !== null) return this.refuse(hook, v, now);
     if (hook === "prerouting" && this.nat.inbound(meta)) {
       // EIF/ADF setting: an inbound packet to a live mapping was bound to its inside endpoint; later chains must
@@ -398,17 +456,17 @@ export class Datapath {
     }
     const n = this.natStep(hook, Manip.DST, now);
     if (n !== null) return n;
-    v = this.runFilter(hook, false, Priority.NAT_DST, Priority.CONNTRACK_CONFIRM + 1);
+    v = this.runFilter(stage + STAGE_LATE);
     if (v !== null) return this.refuse(hook, v, now);
     return null;
   }
 
   private postrouting(now: number): Disposition | null {
-    let v = this.runFilter("postrouting", false, MIN_PRIO, Priority.NAT_SRC);
+    let v = this.runFilter(Stage.POST);
     if (v !== null) return this.refuse("postrouting", v, now);
     const n = this.natStep("postrouting", Manip.SRC, now);
     if (n !== null) return n;
-    v = this.runFilter("postrouting", false, Priority.NAT_SRC, Priority.CONNTRACK_CONFIRM);
+    v = this.runFilter(Stage.POST_LATE);
     if (v !== null) return this.refuse("postrouting", v, now);
     return this.confirm(now);
   }
@@ -430,7 +488,7 @@ export class Datapath {
       (meta.ctState === CtState.NEW || meta.ctState === CtState.RELATED) && (this.conntrack.status(e) & done) === 0;
     if (fresh) {
       this.ctx.firstPacket = true;
-      const res = this.evaluate(hook, true, MIN_PRIO, Priority.CONNTRACK_CONFIRM + 1);
+      const res = this.evaluate(hook, true, MIN_PRIO, MAX_PRIO);
       const verdict = res.verdict!;
       if (verdict.kind !== "accept") return this.refuse(hook, verdict, now);
       req = res.nat;
@@ -473,11 +531,12 @@ export class Datapath {
     return null;
   }
 
-  /** Runs the non-nat chains of a priority range; null when they accepted. Applies `ct helper set`/`ct mark set`. */
-  private runFilter(hook: Hook, nat: boolean, lo: number, hi: number): Verdict | null {
-    if (!this.filter.hasChainsIn(hook, this.meta.family, nat, lo, hi)) return null;
-    const res = this.evaluate(hook, nat, lo, hi);
+  /** Runs the non-nat chains of a Stage; null when they accepted. Applies `ct helper set`/`ct mark set`. */
+  private runFilter(stage: number): Verdict | null {
     const meta = this.meta;
+    if (this.stageChains[stage * 2 + (meta.family === 4 ? 0 : 1)] === 0) return null;
+    const st = STAGES[stage];
+    const res = this.evaluate(st.hook, false, st.lo, st.hi);
     if (meta.ctEntry !== NONE) {
       if (res.helper !== null) {
         const id = HELPERS[res.helper] as number | undefined;
@@ -560,7 +619,8 @@ export class Datapath {
 
   private rpFilter(meta: PacketMeta): Disposition | null {
     if (meta.family !== 4) return null;
-    const mode = effectiveRpFilter(this.rpAll, this.interfaces[meta.iif]?.rpFilter ?? 0);
+    const iif = meta.iif;
+    const mode = iif >= 0 && iif < this.rpModes.length ? (this.rpModes[iif] as RpFilterMode) : this.rpUnknownIif;
     const v = validateSource(this.fib, 4, meta.saddr, meta.iif, mode);
     if (v.kind === "drop") return { kind: "dropped", hook: "routing", reason: { kind: "rp-filter", reason: v.reason } };
     return null;
@@ -587,7 +647,12 @@ export class Datapath {
   }
 
   private setNextHop(gateway: Uint32Array | null, daddr: Uint32Array): void {
-    this.nextHop.set(gateway ?? daddr);
+    const from = gateway ?? daddr;
+    const to = this.nextHop;
+    to[0] = from[0];
+    to[1] = from[1];
+    to[2] = from[2];
+    to[3] = from[3];
   }
 
   private traceGateway(gateway: Uint32Array | null, family: Family): string | null {

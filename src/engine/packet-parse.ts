@@ -16,7 +16,7 @@ import { err } from "../wire/result.js";
 import type { WireError } from "../wire/result.js";
 import { findWindowScale, TCP_HEADER_LEN, TcpField } from "../wire/tcp.js";
 import { UDP_HEADER_LEN, UdpField } from "../wire/udp.js";
-import { NONE, Proto, TcpFlag } from "./packet-meta.js";
+import { NONE, Proto, TcpFlag, clearAddress } from "./packet-meta.js";
 import type { PacketMeta } from "./packet-meta.js";
 
 /** The ICMP header up to the identifier/sequence or the embedded datagram (RFC 792, RFC 4443 §2.1). */
@@ -60,8 +60,8 @@ export function fillPacketMeta(bytes: Uint8Array, l3: number, len: number, meta:
   meta.l3 = l3;
   meta.l4 = NONE;
   meta.length = 0;
-  meta.saddr.fill(0);
-  meta.daddr.fill(0);
+  clearAddress(meta.saddr);
+  clearAddress(meta.daddr);
   meta.proto = 0;
   meta.ttl = 0;
   meta.isFragment = false;

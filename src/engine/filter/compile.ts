@@ -39,7 +39,21 @@ import type { ChainRef, CompileError, LogLine, NatRequest, RejectReply, RuleRef,
 export const JUMP_STACK_SIZE = 16;
 
 export const HOOKS: readonly Hook[] = ["prerouting", "input", "forward", "output", "postrouting"];
-export const hookIndex = (h: Hook): number => HOOKS.indexOf(h);
+/** Position of a hook in HOOKS, by comparison rather than `indexOf` (it runs for every evaluated chain range). */
+export function hookIndex(h: Hook): number {
+  switch (h) {
+    case "prerouting":
+      return 0;
+    case "input":
+      return 1;
+    case "forward":
+      return 2;
+    case "output":
+      return 3;
+    case "postrouting":
+      return 4;
+  }
+}
 
 export type Test = (meta: PacketMeta, ctx: EvalContext) => boolean;
 /** Index into the op's verdict list, or -1 on a miss. */

@@ -234,7 +234,7 @@ describe("LPM property: trie = linear scan", () => {
     );
   });
 
-  it("large tables (first-stride index), including inserts after lookups", () => {
+  it("large tables (deep multibit paths), including inserts after lookups", () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 0xffffffff }), fc.boolean(), (seed, v6) => {
         let x = seed >>> 0;

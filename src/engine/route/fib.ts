@@ -2,11 +2,11 @@
 // the subnet broadcasts, fib_frontend.c fib_add_ifaddr) consulted before the `main` table (connected and static
 // routes), as the default policy rules do (fib_rules: local 0, main 32766).
 //
-// Lookup structure: a binary trie per table and family on typed arrays (one node = three Int32 slots: child 0,
-// child 1, best route). A lookup walks at most 32 (IPv4) or 128 (IPv6) bits of the integer address, remembering
-// the last node that holds a route, so it never allocates and never hashes. Per-length hash tables would be faster
-// for tables with few distinct prefix lengths, but the trie has a fixed worst case, trivially exact LPM semantics
-// and cheap incremental inserts, which is what a twin that edits routes during analysis needs.
+// Lookup structure: a multibit trie per table and family on typed arrays, four address bits per level (controlled
+// prefix expansion, Srinivasan & Varghese 1999): each node has 16 slots holding a child node and the best route
+// whose prefix ends inside that node. A lookup reads at most 8 (IPv4) or 32 (IPv6) nodes, remembering the last
+// route met, so it never allocates and never hashes; an insert expands a prefix over the slots it covers. A binary
+// trie beside it keeps each prefix's routes in metric order for inserts and listings.
 
 import type { Family } from "../packet-meta.js";
 import { NONE } from "../packet-meta.js";
@@ -146,13 +146,21 @@ const TRIE_ROOT = 0;
 /** Node layout: [child for bit 0, child for bit 1, best route id]; the child slot is the address bit itself. */
 const SLOT_BEST = 2;
 const SLOTS = 3;
-const DIRECT_BITS = 16;
-const DIRECT_SIZE = 1 << DIRECT_BITS;
-const DIRECT_MIN_ROUTES = 256;
+/** Multibit trie: address bits per level, slots per node, and the mask of one level's bits. */
+const STRIDE = 4;
+const FANOUT = 1 << STRIDE;
+const STRIDE_MASK = FANOUT - 1;
+const WORD_BITS = 32;
 
 /** Bit `i` (0 = most significant) of an address held as big-endian 32-bit words. */
 function addressBit(addr: ArrayLike<number>, i: number): number {
   return (addr[i >>> 5] >>> (31 - (i & 31))) & 1;
+}
+
+/** The `level`-th group of STRIDE bits of an address (level 0 = the most significant). */
+function nibbleAt(addr: ArrayLike<number>, level: number): number {
+  const bit = level * STRIDE;
+  return (addr[bit >>> 5] >>> (WORD_BITS - STRIDE - (bit & (WORD_BITS - 1)))) & STRIDE_MASK;
 }
 
 /** A binary trie from prefixes to routes; each node keeps its routes ordered by metric (first = best). */
@@ -162,16 +170,19 @@ class PrefixTrie {
   /** Routes per node index, ordered by metric then insertion; index parallel to SLOT_BEST's route ids. */
   private readonly routesAt: Route[][] = [];
   private readonly routes: Route[] = [];
-  /**
-   * First-stride index for large tables (≥ DIRECT_MIN_ROUTES routes): for each value of the address's top 16 bits,
-   * the trie node at depth 16 and the best route id on the way there. Rebuilt lazily after inserts, so a lookup
-   * walks at most 16 more bits; small tables (hosts, SOHO routers) skip it and its 512 KiB.
-   */
-  private directNode: Int32Array | null = null;
-  private directBest: Int32Array | null = null;
-  private directStale = true;
+  /** Multibit trie, per slot (node * FANOUT + nibble): child node, best route id, and that route's prefix bits
+   *  inside the node (1..STRIDE; 0 = none), so a longer prefix expanded earlier is not overwritten. */
+  private mbChild = new Int32Array(FANOUT * 16).fill(NONE);
+  private mbBest = new Int32Array(FANOUT * 16).fill(NONE);
+  private mbBits = new Uint8Array(FANOUT * 16);
+  private mbUsed = 1;
+  /** The route id of the zero-length prefix (the default route), or NONE. */
+  private rootBest = NONE;
+  private readonly levels: number;
 
-  constructor(private readonly width: number) {}
+  constructor(private readonly width: number) {
+    this.levels = width / STRIDE;
+  }
 
   insert(route: Route): boolean {
     let node = TRIE_ROOT;
@@ -190,56 +201,69 @@ class PrefixTrie {
     while (at > 0 && here[at - 1].metric > route.metric) at--;
     here.splice(at, 0, route);
     this.routes.push(here[0]);
-    this.nodes[node * SLOTS + SLOT_BEST] = this.routes.length - 1;
-    this.directStale = true;
+    const id = this.routes.length - 1;
+    this.nodes[node * SLOTS + SLOT_BEST] = id;
+    this.expand(route.prefix, route.prefixLength, id);
     return true;
   }
 
-  private buildDirect(): void {
-    this.directStale = false;
-    if (this.routes.length < DIRECT_MIN_ROUTES) {
-      this.directNode = null;
-      this.directBest = null;
+  /** Makes route `id` the best of prefix/len in the multibit trie: every slot the prefix covers whose stored
+   *  prefix is not longer (a same-length one is this very prefix, whose best route changed). */
+  private expand(prefix: ArrayLike<number>, len: number, id: number): void {
+    if (len === 0) {
+      this.rootBest = id;
       return;
     }
-    const dn = (this.directNode ??= new Int32Array(DIRECT_SIZE));
-    const db = (this.directBest ??= new Int32Array(DIRECT_SIZE));
-    const nodes = this.nodes;
-    for (let idx = 0; idx < DIRECT_SIZE; idx++) {
-      let node = TRIE_ROOT;
-      let best = nodes[SLOT_BEST];
-      for (let i = 0; i < DIRECT_BITS && node !== NONE; i++) {
-        node = nodes[node * SLOTS + ((idx >>> (DIRECT_BITS - 1 - i)) & 1)];
-        if (node !== NONE && nodes[node * SLOTS + SLOT_BEST] !== NONE) best = nodes[node * SLOTS + SLOT_BEST];
+    const level = (len - 1) >>> 2;
+    let node = TRIE_ROOT;
+    for (let lv = 0; lv < level; lv++) {
+      const slot = node * FANOUT + nibbleAt(prefix, lv);
+      let next = this.mbChild[slot];
+      if (next === NONE) {
+        next = this.allocateMultibit();
+        this.mbChild[slot] = next;
       }
-      dn[idx] = node;
-      db[idx] = best;
+      node = next;
+    }
+    const bits = len - level * STRIDE;
+    const first = node * FANOUT + nibbleAt(prefix, level);
+    const span = 1 << (STRIDE - bits);
+    for (let k = 0; k < span; k++) {
+      if (this.mbBits[first + k] > bits) continue;
+      this.mbBest[first + k] = id;
+      this.mbBits[first + k] = bits;
     }
   }
 
-  /** Longest-prefix match: the best route of the deepest node on the address's path that holds one. */
-  lookup(addr: ArrayLike<number>): Route | null {
-    if (this.directStale) this.buildDirect();
-    const nodes = this.nodes;
-    let node = TRIE_ROOT;
-    let best = nodes[SLOT_BEST];
-    const width = this.width;
-    let word = addr[0];
-    let i = 0;
-    if (this.directNode !== null && this.directBest !== null) {
-      const idx = word >>> DIRECT_BITS;
-      node = this.directNode[idx];
-      best = this.directBest[idx];
-      if (node === NONE) return best === NONE ? null : this.routes[best];
-      i = DIRECT_BITS;
+  private allocateMultibit(): number {
+    if ((this.mbUsed + 1) * FANOUT > this.mbChild.length) {
+      const size = this.mbChild.length * 2;
+      const child = new Int32Array(size).fill(NONE);
+      child.set(this.mbChild);
+      this.mbChild = child;
+      const best = new Int32Array(size).fill(NONE);
+      best.set(this.mbBest);
+      this.mbBest = best;
+      const bits = new Uint8Array(size);
+      bits.set(this.mbBits);
+      this.mbBits = bits;
     }
-    for (; i < width; i++) {
-      const bit = i & 31;
-      if (bit === 0) word = addr[i >>> 5];
-      node = nodes[node * SLOTS + ((word >>> (31 - bit)) & 1)];
-      if (node === NONE) break;
-      const here = nodes[node * SLOTS + SLOT_BEST];
+    return this.mbUsed++;
+  }
+
+  /** Longest-prefix match: the last route met on the address's path through the multibit trie. */
+  lookup(addr: ArrayLike<number>): Route | null {
+    const child = this.mbChild;
+    const bestAt = this.mbBest;
+    let best = this.rootBest;
+    let node = TRIE_ROOT;
+    const levels = this.levels;
+    for (let lv = 0; lv < levels; lv++) {
+      const slot = node * FANOUT + nibbleAt(addr, lv);
+      const here = bestAt[slot];
       if (here !== NONE) best = here;
+      node = child[slot];
+      if (node === NONE) break;
     }
     return best === NONE ? null : this.routes[best];
   }
