@@ -77,6 +77,22 @@ describe("runMeasure", () => {
     });
   });
 
+  it("discards as many runs as the measure's warmups ask for", async () => {
+    let calls = 0;
+    // Three warm-ups (OSR-compiled loops) at 1000, 900, 800 must not appear in the figures.
+    const figures = [1000, 900, 800, 12, 10, 11];
+    const outcome = await runMeasure("s", {
+      id: "s.w",
+      unit: "ns/op",
+      runs: 3,
+      warmups: 3,
+      run: () => figures[calls++],
+    });
+    expect(calls).toBe(6);
+    expect(outcome).toMatchObject({ kind: "ok", median: 11, min: 10, max: 12, runs: 3 });
+    expect(() => defineSuite("s", [{ id: "s.x", unit: "ms", warmups: -1, run: () => 1 }])).toThrow(/warmups/);
+  });
+
   it("lets --runs override the measure's own count, and defaults to 7", async () => {
     let calls = 0;
     const m = { id: "s.m", unit: "x", runs: 3, run: () => ++calls };
@@ -213,14 +229,30 @@ describe("timing helpers", () => {
 });
 
 describe("parseBenchArgs", () => {
-  it("reads filters, --json, --runs and --no-color", () => {
-    expect(parseBenchArgs(["wire", "--json", "--runs", "3", "--no-color"])).toEqual({
+  it("reads filters, --json, --runs, --no-color and --in-process", () => {
+    expect(parseBenchArgs(["wire", "--json", "--runs", "3", "--no-color", "--in-process"])).toEqual({
       ok: true,
-      args: { filters: ["wire"], json: true, runs: 3, color: false, help: false },
+      args: {
+        filters: ["wire"],
+        json: true,
+        runs: 3,
+        color: false,
+        help: false,
+        inProcess: true,
+        suiteFile: undefined,
+      },
     });
     expect(parseBenchArgs([])).toEqual({
       ok: true,
-      args: { filters: [], json: false, runs: undefined, color: true, help: false },
+      args: {
+        filters: [],
+        json: false,
+        runs: undefined,
+        color: true,
+        help: false,
+        inProcess: false,
+        suiteFile: undefined,
+      },
     });
   });
 
@@ -307,6 +339,29 @@ export default { kind: "suite", name: "alpha", measures: [
     expect(none.code).toBe(1);
     expect(none.err).toContain('no measure matches "nothing-like-this"');
   });
+
+  it("runs each suite file in a process of its own when isolating, with the same report", async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(["alpha", "beta", "--json"], dir, {
+      out: (s) => out.push(s),
+      err: (s) => err.push(s),
+      colorDefault: false,
+      isolate: true,
+    });
+    expect(code).toBe(1); // beta.throws fails, gamma is not a suite
+    const json = JSON.parse(out.join("")) as { results: { id: string; median: number }[]; failures: unknown[] };
+    // Each file's module state is fresh in its process: alpha.count's runs are again 1 (warm-up), 2, 3, 4.
+    expect(json.results.map((r) => [r.id, r.median])).toEqual([
+      ["alpha.count", 3],
+      ["alpha.other", 42],
+    ]);
+    expect(json.failures).toEqual([{ id: "beta.throws", error: "fixture not built" }]);
+    const stderr = err.join("");
+    expect(stderr).toContain("gamma.bench.ts: its default export is not a Suite");
+    // A measure's own stdout noise reaches stderr through the child, never the report.
+    expect(stderr).toContain("noise from a measure");
+  }, 30_000);
 
   it("exits 2 on a usage error", async () => {
     const r = await run(["--runs", "-1"]);

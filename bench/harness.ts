@@ -1,5 +1,5 @@
 // The benchmark contract (PERFORMANCE.md): every bench/*.bench.ts exports `default` a Suite of Measures; a Measure
-// times itself and returns one figure in its unit; the harness warms it up once, runs it N times and reports the
+// times itself and returns one figure in its unit; the harness warms it up (once by default), runs it N times and reports the
 // median, because the machine is shared and noisy. Timing helpers live here so every suite times the same way.
 import { Bench } from "tinybench";
 import pc from "picocolors";
@@ -13,8 +13,11 @@ export interface Measure {
   setup?: () => void | Promise<void>;
   /** One run: does the work and RETURNS the figure in `unit` (it times itself as it sees fit). */
   run: () => number | Promise<number>;
-  /** Default 7; the reported figure is the median of the runs, after one warm-up run. */
+  /** Default 7; the reported figure is the median of the runs, after the warm-up runs. */
   runs?: number;
+  /** Discarded runs before the timed ones; default 1. A loop of a few ns per operation keeps tiering up for a
+   *  few calls (OSR first, then the whole function), so its first runs are not yet the steady state. */
+  warmups?: number;
   lowerIsBetter?: boolean;
 }
 
@@ -35,6 +38,9 @@ export function defineSuite(name: string, measures: Measure[]): Suite {
     seen.add(m.id);
     if (m.runs !== undefined && !(Number.isInteger(m.runs) && m.runs >= 1)) {
       throw new Error(`suite ${name}: measure ${m.id}: runs must be a positive integer, got ${m.runs}`);
+    }
+    if (m.warmups !== undefined && !(Number.isInteger(m.warmups) && m.warmups >= 0)) {
+      throw new Error(`suite ${name}: measure ${m.id}: warmups must be a non-negative integer, got ${m.warmups}`);
     }
   }
   return { kind: "suite", name, measures };
@@ -136,20 +142,21 @@ function describeError(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Runs one measure: setup, one warm-up run, then `runs` timed runs. A throw or a non-finite figure is a failure. */
+/** Runs one measure: setup, its warm-up runs (default 1), then `runs` timed runs. A throw or a non-finite figure is a failure. */
 export async function runMeasure(suite: string, m: Measure, runsOverride?: number): Promise<MeasureOutcome> {
   const runs = runsOverride ?? m.runs ?? DEFAULT_RUNS;
   const fail = (error: string): MeasureFailure => ({ kind: "failed", suite, id: m.id, unit: m.unit, error });
   try {
     await m.setup?.();
     const figures: number[] = [];
-    for (let i = 0; i <= runs; i++) {
+    const warmups = m.warmups ?? 1;
+    for (let i = 0; i < warmups + runs; i++) {
       const figure = await m.run();
       if (typeof figure !== "number" || !Number.isFinite(figure)) {
         return fail(`run ${i} returned ${String(figure)}, not a finite number of ${m.unit}`);
       }
-      // Run 0 is the warm-up: it pays for JIT tiering and cache misses.
-      if (i > 0) figures.push(figure);
+      // The warm-up runs pay for JIT tiering and cold caches.
+      if (i >= warmups) figures.push(figure);
     }
     return {
       kind: "ok",
@@ -184,7 +191,7 @@ export async function runSuites(suites: readonly Suite[], opts: RunOptions = {})
   for (const suite of suites) {
     for (const m of suite.measures) {
       if (!isSelected(suite.name, m.id, filters)) continue;
-      opts.onProgress?.(`${m.id}: running (${opts.runs ?? m.runs ?? DEFAULT_RUNS} runs + warm-up)`);
+      opts.onProgress?.(`${m.id}: running (${opts.runs ?? m.runs ?? DEFAULT_RUNS} runs + ${m.warmups ?? 1} warm-up)`);
       const outcome = await runMeasure(suite.name, m, opts.runs);
       opts.onProgress?.(
         outcome.kind === "ok"
