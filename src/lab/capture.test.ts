@@ -16,6 +16,7 @@ import { formatIpv4 } from "../wire/address.js";
 import { fromHex } from "../wire/bytes.js";
 import * as ethernet from "../wire/ethernet.js";
 import { EtherType } from "../wire/ethernet.js";
+import { ipv4Packet } from "../wire/ipv4.fixture.js";
 import * as ipv4 from "../wire/ipv4.js";
 import { IpProtocol } from "../wire/ipv4.js";
 import * as tcp from "../wire/tcp.js";
@@ -406,25 +407,6 @@ describe.skipIf(missing !== null)("tcpdump on the lab's links", () => {
 // Packet builders for the property tests.
 
 const pseudo = (src: number, dst: number) => ({ family: 4 as const, src, dst });
-
-function ipv4Packet(src: number, dst: number, protocol: number, payload: Uint8Array): Uint8Array {
-  return ipv4.emit({
-    dscp: 0,
-    ecn: 0,
-    ident: 1,
-    reservedFlag: false,
-    dontFragment: true,
-    moreFragments: false,
-    fragmentOffset: 0,
-    ttl: 64,
-    protocol,
-    checksum: 0,
-    src,
-    dst,
-    options: new Uint8Array(0),
-    payload,
-  });
-}
 
 function tcpPacket(src: number, dst: number, sp: number, dp: number, flags: number): Uint8Array {
   const segment = tcp.emit(

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { CtDir, CtState, CtStatus, NONE, PacketMeta, Proto, TcpFlag } from "../packet-meta.js";
 import { fillPacketMeta } from "../packet-parse.js";
-import * as ipv4 from "../../wire/ipv4.js";
+import { ipv4Packet } from "../../wire/ipv4.fixture.js";
 import * as tcp from "../../wire/tcp.js";
 import * as udp from "../../wire/udp.js";
 import { internetChecksum } from "../../wire/checksum.js";
@@ -19,25 +19,6 @@ const M = ip("203.0.113.66"); // Mallory
 const R = ip("198.51.100.2"); // some other outside host
 const SEC = 1000;
 const { SYN, ACK, FIN, RST, PSH, URG } = TcpFlag;
-
-function ipPacket(src: number, dst: number, protocol: number, payload: Uint8Array): Uint8Array {
-  return ipv4.emit({
-    dscp: 0,
-    ecn: 0,
-    ident: 1,
-    reservedFlag: false,
-    dontFragment: true,
-    moreFragments: false,
-    fragmentOffset: 0,
-    ttl: 64,
-    protocol,
-    checksum: 0,
-    src,
-    dst,
-    options: new Uint8Array(0),
-    payload,
-  });
-}
 
 interface TcpOpts {
   win?: number;
@@ -71,7 +52,7 @@ function tcpBytes(
     },
     { family: 4, src, dst },
   );
-  return ipPacket(src, dst, Proto.TCP, seg);
+  return ipv4Packet(src, dst, Proto.TCP, seg);
 }
 
 function meta(bytes: Uint8Array): PacketMeta {
@@ -99,7 +80,7 @@ function udpPkt(src: number, sport: number, dst: number, dport: number, data = "
     { srcPort: sport, dstPort: dport, checksum: 0, payload: new TextEncoder().encode(data) },
     { family: 4, src, dst },
   );
-  return meta(ipPacket(src, dst, Proto.UDP, seg));
+  return meta(ipv4Packet(src, dst, Proto.UDP, seg));
 }
 
 function icmpBytes(type: number, code: number, rest: number, body: Uint8Array): Uint8Array {
@@ -114,12 +95,12 @@ function icmpBytes(type: number, code: number, rest: number, body: Uint8Array): 
 }
 
 function echo(src: number, dst: number, type: number, id: number): PacketMeta {
-  return meta(ipPacket(src, dst, Proto.ICMP, icmpBytes(type, 0, (id << 16) | 1, new Uint8Array(8))));
+  return meta(ipv4Packet(src, dst, Proto.ICMP, icmpBytes(type, 0, (id << 16) | 1, new Uint8Array(8))));
 }
 
 /** An ICMP error from `src` to `dst` quoting the first 28 bytes of `offending`. */
 function icmpError(src: number, dst: number, type: number, code: number, offending: Uint8Array): PacketMeta {
-  return meta(ipPacket(src, dst, Proto.ICMP, icmpBytes(type, code, 0, offending.subarray(0, 28))));
+  return meta(ipv4Packet(src, dst, Proto.ICMP, icmpBytes(type, code, 0, offending.subarray(0, 28))));
 }
 
 function conntrack(o: Partial<ConntrackOptions> = {}): Conntrack {
@@ -505,7 +486,7 @@ describe("ICMP (nf_conntrack_proto_icmp.c)", () => {
     const ct = conntrack();
     const out = udpPkt(U, 5353, M, 9999);
     pass(ct, out, 0);
-    const quoted = ipPacket(
+    const quoted = ipv4Packet(
       U,
       M,
       Proto.UDP,
@@ -522,7 +503,7 @@ describe("ICMP (nf_conntrack_proto_icmp.c)", () => {
     const misdirected = icmpError(M, S, 3, 3, quoted);
     expect(pass(ct, misdirected, 1)).toBe(CtState.INVALID);
     expect(ct.lastCause).toBe(CtCause.ICMP_ERROR_OUTER_DADDR);
-    const other = ipPacket(
+    const other = ipv4Packet(
       U,
       M,
       Proto.UDP,
