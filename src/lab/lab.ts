@@ -17,7 +17,7 @@ import { READY_LINE } from "./listener-service.js";
 import { DEFAULT_PREFIX, dnsmasqArgs, planLab } from "./plan.js";
 import type { LabOptions, LabPlan, PlannedNamespace } from "./plan.js";
 import { readState, removeState, statePaths, writeState } from "./state.js";
-import type { LabProcess, LabState } from "./state.js";
+import type { LabProcess, LabProcessKind, LabState } from "./state.js";
 
 export type LabError =
   | { readonly kind: "unsupported"; readonly message: string }
@@ -166,13 +166,16 @@ async function deleteNamespace(name: string): Promise<string | null> {
   return describeFailure(`ip netns del ${name}`, out);
 }
 
+/** A lab process started (its pid) or not (why). */
+type StartResult = { ok: true; pid: number } | { ok: false; message: string };
+
 /** Starts one node's listener in its namespace and waits for it to say it has bound every port. */
 function startListener(
   ns: string,
   configPath: string,
   errPath: string,
   cmd: { command: string; args: string[]; cwd: string },
-): Promise<{ ok: true; pid: number } | { ok: false; message: string }> {
+): Promise<StartResult> {
   return new Promise((done) => {
     const errFd = openSync(errPath, "a");
     const child = spawn("ip", ["netns", "exec", ns, cmd.command, ...cmd.args, configPath], {
@@ -223,7 +226,7 @@ export function startResolver(
   args: readonly string[],
   logPath: string,
   errPath: string,
-): Promise<{ ok: true; pid: number } | { ok: false; message: string }> {
+): Promise<StartResult> {
   return new Promise((done) => {
     const errFd = openSync(errPath, "a");
     // `ip netns exec` execs dnsmasq itself, so the child's pid is dnsmasq's (it does not fork with -k).
@@ -351,6 +354,20 @@ export async function labUp(network: Network, opts: LabRunOptions = {}): Promise
     return null;
   };
 
+  /** Adds the processes that started to the recorded state (so `down` finds them); the first failure, if any. */
+  const record = (
+    started: readonly { n: PlannedNamespace; node: string; log: string; r: StartResult }[],
+    what: LabProcessKind,
+  ): string | null => {
+    const processes: LabProcess[] = [...state.processes];
+    for (const x of started)
+      if (x.r.ok) processes.push({ node: x.node, namespace: x.n.name, pid: x.r.pid, log: x.log, what });
+    state = { ...state, processes };
+    writeState(paths.file, state);
+    const bad = started.find((x) => !x.r.ok);
+    return bad === undefined || bad.r.ok ? null : bad.r.message;
+  };
+
   try {
     const steps: [string, () => Promise<string | null>][] = [
       [
@@ -458,14 +475,7 @@ export async function labUp(network: Network, opts: LabRunOptions = {}): Promise
               return { n, node, log, r };
             }),
           );
-          const processes: LabProcess[] = [];
-          for (const s of started)
-            if (s.r.ok)
-              processes.push({ node: s.node, namespace: s.n.name, pid: s.r.pid, log: s.log, what: "listener" });
-          state = { ...state, processes };
-          writeState(paths.file, state);
-          const bad = started.find((s) => !s.r.ok);
-          return bad === undefined || bad.r.ok ? null : bad.r.message;
+          return record(started, "listener");
         },
       ],
       [
@@ -490,14 +500,7 @@ export async function labUp(network: Network, opts: LabRunOptions = {}): Promise
               return { n, node, log, r };
             }),
           );
-          const processes: LabProcess[] = [...state.processes];
-          for (const x of started)
-            if (x.r.ok)
-              processes.push({ node: x.node, namespace: x.n.name, pid: x.r.pid, log: x.log, what: "dnsmasq" });
-          state = { ...state, processes };
-          writeState(paths.file, state);
-          const bad = started.find((x) => !x.r.ok);
-          return bad === undefined || bad.r.ok ? null : bad.r.message;
+          return record(started, "dnsmasq");
         },
       ],
     ];
