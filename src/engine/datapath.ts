@@ -16,9 +16,11 @@
 import { Conntrack, CtHook, CT_CAUSE_NAMES } from "./conntrack/index.js";
 import type { ConntrackOptions } from "./conntrack/index.js";
 import { CtHelper, HelperNatResult } from "./conntrack/index.js";
-import { Filter, compileRuleset, newEvalContext, rulesetUsesConntrack } from "./filter/index.js";
+import { Filter, compileRuleset, newEvalContext, rulesetReadsCtFacts, rulesetUsesConntrack } from "./filter/index.js";
+import type { HookResult } from "./filter/index.js";
 import type {
   CompileError,
+  CompiledChain,
   EvalContext,
   FibOracle,
   Hook,
@@ -90,13 +92,11 @@ const STAGES: readonly { readonly hook: Hook; readonly lo: number; readonly hi: 
   { hook: "postrouting", lo: Priority.NAT_SRC, hi: Priority.CONNTRACK_CONFIRM },
 ];
 
-/** Per (stage, family): 1 when a non-nat base chain of the filter lies in the stage's range. */
-function stagesWithChains(filter: Filter): Uint8Array {
-  const out = new Uint8Array(STAGES.length * 2);
-  STAGES.forEach((st, i) => {
-    out[i * 2] = filter.hasChainsIn(st.hook, 4, false, st.lo, st.hi) ? 1 : 0;
-    out[i * 2 + 1] = filter.hasChainsIn(st.hook, 6, false, st.lo, st.hi) ? 1 : 0;
-  });
+/** Per (stage, family): the non-nat base chains of the filter in the stage's range, in evaluation order. */
+function stagesWithChains(filter: Filter): (readonly CompiledChain[])[] {
+  const out: (readonly CompiledChain[])[] = [];
+  for (const st of STAGES)
+    out.push(filter.chainsIn(st.hook, 4, false, st.lo, st.hi), filter.chainsIn(st.hook, 6, false, st.lo, st.hi));
   return out;
 }
 
@@ -215,10 +215,12 @@ export class Datapath {
   private readonly forwarding: boolean;
   /** Whether this node runs conntrack at all (DatapathOptions.tracking). */
   private tracking: boolean;
+  /** The ruleset reads `ct status`/`ct mark`/`ct helper`, which the evaluator takes from `ctx`, not from meta. */
+  private readsCtFacts: boolean;
   private readonly trackingOption: "auto" | "always";
   /** The compiled ruleset in force and the IR it came from (replaced at runtime by replaceRuleset). */
   private current: Filter;
-  private stageChains: Uint8Array;
+  private stageChains: (readonly CompiledChain[])[];
   private currentRuleset: Ruleset;
   /** Effective rp_filter mode per interface (max of all and the interface's own), and for an unknown iif. */
   private readonly rpModes: Uint8Array;
@@ -241,6 +243,7 @@ export class Datapath {
     this.trackingOption = opts.tracking ?? "auto";
     this.currentRuleset = opts.ruleset ?? { tables: [] };
     this.tracking = this.trackingOption === "always" || rulesetUsesConntrack(this.currentRuleset);
+    this.readsCtFacts = rulesetReadsCtFacts(this.currentRuleset);
     const rpAll = opts.rpFilter ?? 0;
     this.rpModes = Uint8Array.from(opts.interfaces, (i) => effectiveRpFilter(rpAll, i.rpFilter ?? 0));
     this.rpUnknownIif = effectiveRpFilter(rpAll, 0);
@@ -306,6 +309,7 @@ export class Datapath {
     this.stageChains = stagesWithChains(this.current);
     this.currentRuleset = ruleset;
     this.tracking = this.tracking || this.trackingOption === "always" || rulesetUsesConntrack(ruleset);
+    this.readsCtFacts = rulesetReadsCtFacts(ruleset);
     return { ok: true, value: null };
   }
 
@@ -534,9 +538,10 @@ export class Datapath {
   /** Runs the non-nat chains of a Stage; null when they accepted. Applies `ct helper set`/`ct mark set`. */
   private runFilter(stage: number): Verdict | null {
     const meta = this.meta;
-    if (this.stageChains[stage * 2 + (meta.family === 4 ? 0 : 1)] === 0) return null;
-    const st = STAGES[stage];
-    const res = this.evaluate(st.hook, false, st.lo, st.hi);
+    const chains = this.stageChains[stage * 2 + (meta.family === 4 ? 0 : 1)];
+    if (chains.length === 0) return null;
+    const hook = STAGES[stage].hook;
+    const res = this.traced(hook, this.filter.evaluateChains(hook, chains, meta, this.evalContext(hook)));
     if (meta.ctEntry !== NONE) {
       if (res.helper !== null) {
         const id = HELPERS[res.helper] as number | undefined;
@@ -548,11 +553,20 @@ export class Datapath {
     return v.kind === "accept" ? null : v;
   }
 
-  private evaluate(hook: Hook, nat: boolean, lo: number, hi: number): ReturnType<Filter["evaluateRange"]> {
+  private evaluate(hook: Hook, nat: boolean, lo: number, hi: number): HookResult {
+    return this.traced(hook, this.filter.evaluateRange(hook, this.meta, this.evalContext(hook), nat, lo, hi));
+  }
+
+  /** The context for an evaluation at `hook`, with the trace sink when tracing. */
+  private evalContext(hook: Hook): EvalContext {
     this.currentHook = hook;
     const ctx = this.ctx;
     ctx.trace = this.trace !== null ? this.filterTrace : null;
-    const res = this.filter.evaluateRange(hook, this.meta, ctx, nat, lo, hi);
+    return ctx;
+  }
+
+  /** Traces the verdict of an evaluation (unless no chain gave it) and returns the result. */
+  private traced(hook: Hook, res: HookResult): HookResult {
     if (this.trace !== null && res.verdict !== null && res.verdict.by.kind !== "no-chain")
       this.trace({ kind: "verdict", hook, verdict: res.verdict });
     return res;
@@ -639,7 +653,8 @@ export class Datapath {
     const meta = this.meta;
     const ctx = this.ctx;
     const e = meta.ctEntry;
-    if (e === NONE) return;
+    // Nothing else reads these context fields: without such rules the copy is skipped.
+    if (e === NONE || !this.readsCtFacts) return;
     ctx.ctStatus = this.conntrack.status(e);
     ctx.ctMark = this.conntrack.mark(e);
     const h = this.conntrack.helper(e);

@@ -96,6 +96,13 @@ export type CompiledOp =
 export interface CompiledRule {
   readonly ref: RuleRef;
   readonly ops: readonly CompiledOp[];
+  /**
+   * For a rule that is exactly `ct state <flags> accept` (the usual first rule of a chain): the state bits, so the
+   * evaluator tests them inline instead of dispatching over the ops; 0 for every other rule.
+   */
+  readonly ctStateAccept: number;
+  /** The rule's accept verdict when `ctStateAccept` is set, else null. */
+  readonly acceptVerdict: Verdict | null;
 }
 
 export interface CompiledBase {
@@ -248,7 +255,29 @@ function compileRule(
     if (!op.ok) return op;
     ops.push(op.value);
   }
-  return { ok: true, value: { ref, ops } };
+  const ctState = ctStateAcceptBits(rule, scope);
+  const last = ops[ops.length - 1] as CompiledOp | undefined;
+  const accept = ctState !== 0 && last?.op === "verdict" && last.verdict.t === "accept" ? last.verdict.verdict : null;
+  return {
+    ok: true,
+    value: { ref, ops, ctStateAccept: accept !== null ? ctState : 0, acceptVerdict: accept },
+  };
+}
+
+/**
+ * The state bits of a rule written `ct state <flag list> accept` (no mask, operator `in`, nothing else), or 0.
+ * The generic path for it is compileMatch's flag branch, `(ctStateOf(meta) & bits) !== 0`, followed by the accept.
+ */
+function ctStateAcceptBits(rule: Rule, scope: TableScope): number {
+  if (rule.exprs.length !== 2) return 0;
+  const [m, v] = rule.exprs;
+  if (m.kind !== "match" || v.kind !== "accept") return 0;
+  if (m.left.kind !== "ct" || m.left.key !== "state" || m.op !== "in" || m.mask !== undefined) return 0;
+  if (!isFlagList(m.right)) return 0;
+  const info = selectorInfo(m.left, rule.origin);
+  if (!info.ok || info.value.k !== "key" || !info.value.flags || info.value.parts.length !== 1) return 0;
+  const bits = flagBits(info.value.parts[0], m.right, scope, rule.origin);
+  return bits.ok ? bits.value : 0;
 }
 
 function compileExpr(e: Expr, ref: RuleRef, scope: TableScope, b: Builder): Compiled<CompiledOp> {

@@ -10,6 +10,7 @@ import { Proto } from "../packet-meta.js";
 import type { CompiledChain, CompiledRuleset, CompiledVerdict } from "./compile.js";
 import { JUMP_STACK_SIZE, hookIndex } from "./compile.js";
 import type { EvalContext } from "./context.js";
+import { ctStateOf } from "./selectors.js";
 import type { Hook } from "./ir.js";
 import { assertNever } from "./ir.js";
 import type { LogLine, NatRequest, Verdict } from "./trace.js";
@@ -110,6 +111,33 @@ export class Filter {
     return res;
   }
 
+  /** The base chains `evaluateRange` with these arguments runs, in its order: for callers that fix the range once. */
+  chainsIn(hook: Hook, family: 4 | 6, nat: boolean, lo: number, hi: number): readonly CompiledChain[] {
+    const chains = this.ruleset.hooks[hookIndex(hook)][family === 4 ? 0 : 1];
+    return chains.filter((c) => {
+      const base = c.base!;
+      return (base.type === "nat") === nat && base.priority >= lo && base.priority < hi;
+    });
+  }
+
+  /**
+   * `evaluateRange` over chains chosen beforehand by `chainsIn` (of this filter, for the packet's family): the same
+   * walk without filtering the hook's chains per packet.
+   */
+  evaluateChains(hook: Hook, chains: readonly CompiledChain[], meta: PacketMeta, ctx: EvalContext): HookResult {
+    const res = this.result;
+    res.reset();
+    let verdict = this.ruleset.noChain[hookIndex(hook)];
+    for (let i = 0; i < chains.length; i++) {
+      const chain = chains[i];
+      if (chain.base!.type === "nat" && !ctx.firstPacket) continue;
+      verdict = this.runBaseChain(chain, hook, meta, ctx, res);
+      if (verdict.kind !== "accept") break;
+    }
+    res.verdict = verdict;
+    return res;
+  }
+
   private runBaseChain(base: CompiledChain, hook: Hook, meta: PacketMeta, ctx: EvalContext, res: HookResult): Verdict {
     const chains = this.ruleset.chains;
     const trace = ctx.trace;
@@ -127,6 +155,12 @@ export class Filter {
         continue;
       }
       const rule = chain.rules[ri++];
+      if (rule.ctStateAccept !== 0) {
+        // `ct state established,related accept`: runRule's flag test and accept, without the op dispatch.
+        if ((ctStateOf(meta) & rule.ctStateAccept) === 0) continue;
+        if (trace !== null) trace({ kind: "rule", rule: rule.ref, verdict: "accept" });
+        return rule.acceptVerdict!;
+      }
       const v = this.runRule(chain, ri - 1, meta, ctx, res);
       if (v === null) continue;
       switch (v.t) {

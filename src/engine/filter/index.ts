@@ -15,4 +15,4 @@ export type { FiveTupleRule, ClassifierOptions } from "./classifier.js";
 export { FiveTupleClassifier, linearFirstMatch, packRules, prefixRange, Dim, DIMS } from "./classifier.js";
 export type { ClassBenchRule, ClassBenchError, ClassBenchResult } from "./classbench.js";
 export { parseClassBench } from "./classbench.js";
-export { rulesetUsesConntrack } from "./uses-conntrack.js";
+export { rulesetReadsCtFacts, rulesetUsesConntrack } from "./uses-conntrack.js";

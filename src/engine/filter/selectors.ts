@@ -158,6 +158,11 @@ function fibFlags(flags: readonly string[]): number {
   return bits;
 }
 
+/** `ct state` as nft_ct.c reads it: without a conntrack entry the state is `invalid` unless the packet is untracked. */
+export function ctStateOf(meta: PacketMeta): number {
+  return meta.ctState === 0 ? CtState.INVALID : meta.ctState;
+}
+
 /** Resolves a selector into its key parts (or the string-valued `ct helper`). */
 export function selectorInfo(sel: Selector, origin: Origin): Compiled<SelectorInfo> {
   const key = (part: Part, flags = false): Compiled<SelectorInfo> => ({
@@ -245,12 +250,8 @@ export function selectorInfo(sel: Selector, origin: Origin): Compiled<SelectorIn
       }
     case "ct":
       switch (sel.key) {
-        // nft_ct.c: without a conntrack entry the state is `invalid` unless the packet is untracked.
         case "state":
-          return key(
-            scalarPart(intKind(U8, CT_STATE_SYMBOLS), (m) => (m.ctState === 0 ? CtState.INVALID : m.ctState)),
-            true,
-          );
+          return key(scalarPart(intKind(U8, CT_STATE_SYMBOLS), ctStateOf), true);
         case "status":
           return key(
             scalarPart(intKind(U32_MAX, CT_STATUS_SYMBOLS), (m, c) => (m.ctEntry === NONE ? -1 : c.ctStatus >>> 0)),

@@ -33,3 +33,25 @@ function exprUsesCt(e: Expr): boolean {
 export function rulesetUsesConntrack(ruleset: Ruleset): boolean {
   return ruleset.tables.some((t) => t.chains.some((c) => c.rules.some((r) => r.exprs.some(exprUsesCt))));
 }
+
+function selectorReadsCtFacts(s: Selector): boolean {
+  if (s.kind === "ct") return s.key === "status" || s.key === "mark" || s.key === "helper";
+  return s.kind === "concat" && s.parts.some(selectorReadsCtFacts);
+}
+
+/**
+ * True when a rule reads the entry facts the evaluator takes from its context rather than from the packet's meta
+ * (`ct status`, `ct mark`, `ct helper`): only then must the datapath copy them from the entry for every packet.
+ */
+export function rulesetReadsCtFacts(ruleset: Ruleset): boolean {
+  return ruleset.tables.some((t) =>
+    t.chains.some((c) =>
+      c.rules.some((r) =>
+        r.exprs.some(
+          (e) =>
+            (e.kind === "match" && selectorReadsCtFacts(e.left)) || (e.kind === "vmap" && selectorReadsCtFacts(e.key)),
+        ),
+      ),
+    ),
+  );
+}

@@ -10,6 +10,7 @@
 
 import type { Family } from "../packet-meta.js";
 import { NONE } from "../packet-meta.js";
+import { HostRouteTable } from "./host-routes.js";
 
 /** Route types with the kernel's RTN_* numbers (rtnetlink.h); nftables' `fib … type` uses the same values. */
 export const RouteType = {
@@ -367,6 +368,12 @@ export class Fib {
     local6: new PrefixTrie(128),
     main6: new PrefixTrie(128),
   };
+  /** The local tables again as exact-match tables, kept in step by `insert`: one probe instead of a trie walk. */
+  private readonly localHosts4 = new HostRouteTable(4);
+  private readonly localHosts6 = new HostRouteTable(6);
+  /** False once the local table of the family holds a route shorter than a host route (then the trie answers). */
+  private localExact4 = true;
+  private localExact6 = true;
   private readonly addresses: InterfaceAddress[] = [];
 
   /**
@@ -410,14 +417,23 @@ export class Fib {
 
   /** Route lookup for a destination (fib_lookup): the local table first, then main. */
   lookup(family: Family, addr: ArrayLike<number>): Route | null {
-    if (family === 4) return this.tables.local4.lookup(addr) ?? this.tables.main4.lookup(addr);
-    return this.tables.local6.lookup(addr) ?? this.tables.main6.lookup(addr);
+    if (family === 4) return this.localRoute4(addr) ?? this.tables.main4.lookup(addr);
+    return this.localRoute6(addr) ?? this.tables.main6.lookup(addr);
   }
 
   /** True when `addr` is one of the node's own addresses (a local route). */
   isLocalAddress(family: Family, addr: ArrayLike<number>): boolean {
-    const r = family === 4 ? this.tables.local4.lookup(addr) : this.tables.local6.lookup(addr);
+    const r = family === 4 ? this.localRoute4(addr) : this.localRoute6(addr);
     return r !== null && r.type === RouteType.LOCAL;
+  }
+
+  /** The local table's answer for an IPv4 address (its longest-prefix match, which is an exact match). */
+  private localRoute4(addr: ArrayLike<number>): Route | null {
+    return this.localExact4 ? this.localHosts4.get(addr) : this.tables.local4.lookup(addr);
+  }
+
+  private localRoute6(addr: ArrayLike<number>): Route | null {
+    return this.localExact6 ? this.localHosts6.get(addr) : this.tables.local6.lookup(addr);
   }
 
   /**
@@ -430,12 +446,12 @@ export class Fib {
       const a = addr[0] >>> 0;
       if (a >>> 24 === 0 || a === LIMITED_BROADCAST) return RouteType.BROADCAST;
       if (isMulticast(4, addr)) return RouteType.MULTICAST;
-      const r = this.tables.local4.lookup(addr);
+      const r = this.localRoute4(addr);
       if (r !== null && (iif === NONE || r.oif === iif)) return r.type;
       return RouteType.UNICAST;
     }
     if (isMulticast(6, addr)) return RouteType.MULTICAST;
-    const local = this.tables.local6.lookup(addr);
+    const local = this.localRoute6(addr);
     if (local !== null && (iif === NONE || local.oif === iif)) return local.type;
     const r = this.tables.main6.lookup(addr);
     return r === null ? RouteType.UNREACHABLE : r.type;
@@ -519,6 +535,22 @@ export class Fib {
         : table === "local"
           ? this.tables.local6
           : this.tables.main6;
-    return trie.insert(route) ? { ok: true, route } : { ok: false, reason: "exists" };
+    if (!trie.insert(route)) return { ok: false, reason: "exists" };
+    if (table === "local") this.noteLocal(route, trie);
+    return { ok: true, route };
+  }
+
+  /** Keeps the exact-match copy of a local table in step with its trie after an insert. */
+  private noteLocal(route: Route, trie: PrefixTrie): void {
+    const v4 = route.family === 4;
+    if (route.prefixLength !== (v4 ? 32 : 128)) {
+      if (v4) this.localExact4 = false;
+      else this.localExact6 = false;
+      return;
+    }
+    // The trie's answer for the address is the best route of that prefix (metric order), which this insert may
+    // or may not have changed.
+    const best = trie.lookup(route.prefix);
+    if (best !== null) (v4 ? this.localHosts4 : this.localHosts6).set(route.prefix, best);
   }
 }
