@@ -175,6 +175,37 @@ describe("mallory lab verify's text report", () => {
     ]);
   });
 
+  it.skipIf(caps.missing !== null)(
+    "verifies exactly the attacks asked for, repeated or comma-separated, in that order",
+    async () => {
+      const r = await run([
+        "lab",
+        "verify",
+        yaml,
+        "--attack",
+        "lateral-movement,c2-beacon",
+        "--attack",
+        "inbound-scan",
+        "--json",
+      ]);
+      expect(r.code).toBe(0);
+      const report = JSON.parse(r.out) as {
+        agreement: { attack: string; agree: boolean | null }[];
+        mismatches: unknown[];
+      };
+      expect(report.agreement.map((row) => [row.attack, row.agree])).toEqual([
+        ["lateral-movement", true],
+        ["c2-beacon", true],
+        ["inbound-scan", true],
+      ]);
+      expect(report.mismatches).toEqual([]);
+      const unknown = await run(["lab", "verify", yaml, "--attack", "teleport"]);
+      expect(unknown.code).toBe(1);
+      expect(unknown.err).toContain("no attack named teleport");
+    },
+    120_000,
+  );
+
   it("documents --pcap in lab verify's help", async () => {
     const r = await run(["lab", "verify", "--help"]);
     expect(r.code).toBe(0);

@@ -89,8 +89,8 @@ export async function labCommand(a: LabArgs): Promise<LabExit> {
 
 export interface LabVerifyArgs {
   readonly network: string;
-  /** One catalogue id; every attack with a kernel actor when absent. */
-  readonly attack?: string;
+  /** Catalogue ids (each may be a comma-separated list); every attack with a kernel actor when absent or empty. */
+  readonly attack?: string | readonly string[];
   readonly json: boolean;
   /** Keeps the captures: `DIR/<attack>/kernel/<segment>.pcap` and `DIR/<attack>/simulated/<segment>.pcapng`. */
   readonly pcap?: string;
@@ -145,7 +145,7 @@ export function formatVerifyReport(r: VerifyReport): string {
 }
 
 /**
- * `mallory lab verify NETWORK.yaml [--attack ID] [--json] [--pcap DIR]`: 0 no mismatch, 1 a mismatch or bad input,
+ * `mallory lab verify NETWORK.yaml [--attack ID[,ID...]]... [--json] [--pcap DIR]`: 0 no mismatch, 1 a mismatch or bad input,
  * 2 no root.
  */
 export async function labVerifyCommand(a: LabVerifyArgs): Promise<LabExit> {
@@ -160,8 +160,12 @@ export async function labVerifyCommand(a: LabVerifyArgs): Promise<LabExit> {
     a.err(errors.map((d) => `${formatModelDiagnostic(d)}\n`).join(""));
     return 1;
   }
+  const attacks = (typeof a.attack === "string" ? [a.attack] : (a.attack ?? []))
+    .flatMap((x) => x.split(","))
+    .map((x) => x.trim())
+    .filter((x) => x !== "");
   const r = await verifyNetwork(loaded.network, {
-    ...(a.attack !== undefined ? { attacks: [a.attack] } : {}),
+    ...(attacks.length > 0 ? { attacks } : {}),
     ...(a.pcap !== undefined ? { pcapDir: a.pcap } : {}),
     ...(a.json
       ? {}

@@ -212,7 +212,12 @@ export function buildProgram(io: CliIo, exit: ExitState = { code: ExitCode.OK })
       "run each attack in the simulator and against the kernel in a fresh lab (tcpdump on every link), and compare the outcomes and the packets each link carried",
     )
     .argument("<network>", "network description (YAML)")
-    .option("--attack <id>", "only this attack of the catalogue (see mallory attacks)")
+    .option(
+      "--attack <id>",
+      "only these attacks of the catalogue (see mallory attacks): repeat the option or give a comma-separated list",
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .option("--json", "print {agreement, mismatches}; each row's `links` has per segment both sides' packet counts")
     .option(
       "--pcap <dir>",
