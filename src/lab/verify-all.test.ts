@@ -42,10 +42,10 @@ const LAB_RUNNABLE = [
 ];
 const example = (name: string): string => new URL(`../../examples/${name}.yaml`, import.meta.url).pathname;
 
-async function verifyAll(name: string): Promise<VerifyReport> {
+async function verifyAll(name: string, attacks?: readonly string[]): Promise<VerifyReport> {
   const loaded = await loadNetwork(example(name));
   if (loaded.network === null) throw new Error(`${name} does not load`);
-  const r = await verifyNetwork(loaded.network, { prefix: PREFIX, seed: 1 });
+  const r = await verifyNetwork(loaded.network, { prefix: PREFIX, seed: 1, ...(attacks ? { attacks } : {}) });
   if (!r.ok) throw new Error(r.error.message);
   return r.value;
 }
@@ -96,6 +96,11 @@ describe.skipIf(missing !== null)("lab verify, every lab-runnable attack", () =>
     expect(established).toBeGreaterThan(0);
     expect(established).toBeLessThan(trials.length);
   }, 240_000);
+
+  it("seed-home-hardened: dns-rebinding is blocked by the router's dnsmasq in both (the other nine: verify*.test.ts)", async () => {
+    const report = await verifyAll("seed-home-hardened", ["dns-rebinding"]);
+    expect(outcomes(report)).toEqual({ "dns-rebinding": "blocked/blocked/true" });
+  }, 60_000);
 
   it("openwrt-default: the kernel agrees with the simulator on every attack that applies", async () => {
     const report = await verifyAll("openwrt-default");
