@@ -36,7 +36,8 @@ export function hex(b: Uint8Array): string {
 
 export function fromHex(s: string): Uint8Array {
   const clean = s.replace(/[\s:]/g, "");
-  if (clean.length % 2 !== 0 || /[^0-9a-fA-F]/.test(clean)) throw new RangeError(`not an even-length hex string: ${s.slice(0, 40)}`);
+  if (clean.length % 2 !== 0 || /[^0-9a-fA-F]/.test(clean))
+    throw new RangeError(`not an even-length hex string: ${s.slice(0, 40)}`);
   const out = new Uint8Array(clean.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
   return out;

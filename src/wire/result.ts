@@ -9,13 +9,19 @@ export interface WireError {
   readonly message: string;
 }
 
-export type Result<T, E = WireError> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: E };
+export type Result<T, E = WireError> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: E };
 
 export function ok<T>(value: T): { readonly ok: true; readonly value: T } {
   return { ok: true, value };
 }
 
-export function err(protocol: string, field: string, offset: number, message: string): { readonly ok: false; readonly error: WireError } {
+export function err(
+  protocol: string,
+  field: string,
+  offset: number,
+  message: string,
+): { readonly ok: false; readonly error: WireError } {
   return { ok: false, error: { kind: "wire", protocol, field, offset, message } };
 }
 
