@@ -231,6 +231,8 @@ export class Datapath {
   private readonly fibOracle: FibOracle;
   private readonly filterTrace: (e: TraceEvent) => void;
   private currentHook: Hook = "prerouting";
+  /** The packet being walked is a reply holding the entry of the packet it answers (emitReply). */
+  private attached = false;
   private sink: DatapathSink | null = null;
   /** One disposition object per interface, built once: a forwarded packet allocates nothing. */
   private readonly forwardedVia: readonly Disposition[];
@@ -342,13 +344,13 @@ export class Datapath {
     }
     const rejection = routeRejection(family, route);
     if (rejection !== null || route === null) {
-      const d = this.abandon({
+      // The error goes first: icmp_send attaches it to the packet's entry, which is released only afterwards.
+      if (rejection?.kind === "icmp-error") this.sendIcmpError(rejection.type, rejection.code, 0, now);
+      return this.abandon({
         kind: "dropped",
         hook: "routing",
         reason: { kind: "no-route", cause: rejection?.cause ?? "no-route" },
       });
-      if (rejection?.kind === "icmp-error") this.sendIcmpError(rejection.type, rejection.code, 0, now);
-      return d;
     }
     if (!this.forwarding) return this.abandon({ kind: "dropped", hook: "routing", reason: { kind: "not-forwarding" } });
     const rp = this.rpFilter(meta);
@@ -364,9 +366,8 @@ export class Datapath {
 
     // ip_forward: TTL/hop limit is checked and decremented before the FORWARD hook.
     if (meta.ttl <= 1) {
-      const d = this.abandon({ kind: "dropped", hook: "routing", reason: { kind: "ttl-exceeded" } });
       this.sendIcmpError(family === 4 ? 11 : 3, 0, 0, now);
-      return d;
+      return this.abandon({ kind: "dropped", hook: "routing", reason: { kind: "ttl-exceeded" } });
     }
     decrementTtl(meta);
 
@@ -443,8 +444,13 @@ export class Datapath {
     const meta = this.meta;
     let v = this.runFilter(stage);
     if (v !== null) return this.refuse(hook, v, now);
-    // Without tracking the packet keeps no entry, so the NAT steps below pass it untouched.
-    if (this.tracking) {
+    if (this.attached) {
+      // nf_conntrack_in: an skb that already holds a (non-template) entry is not looked up again, so the reply
+      // runs no state machine and refreshes no timeout.
+      if (this.trace !== null) this.traceConntrack(hook, "attached to the refused packet's entry (nf_ct_attach)");
+      this.syncCtContext();
+    } else if (this.tracking) {
+      // Without tracking the packet keeps no entry, so the NAT steps below pass it untouched.
       const drop = this.conntrack.track(meta, now, ctHook);
       if (this.trace !== null) this.traceConntrack(hook);
       if (drop !== 0) return { kind: "dropped", hook, reason: { kind: "conntrack-table-full" } };
@@ -488,8 +494,11 @@ export class Datapath {
     const before = this.trace !== null ? describeEndpoints(meta) : "";
     let req: NatRequest | null = null;
     let result: NatVerdict;
+    // nf_nat_ipv4_fn / nf_nat_ipv6_fn: a RELATED ICMP packet only gets nf_nat_icmp_reply_translation, never the
+    // nat chains, even when its entry has no binding for this manip yet (an error attached to a refused first packet).
     const fresh =
-      (meta.ctState === CtState.NEW || meta.ctState === CtState.RELATED) && (this.conntrack.status(e) & done) === 0;
+      (meta.ctState === CtState.NEW || (meta.ctState === CtState.RELATED && meta.icmpInner === NONE)) &&
+      (this.conntrack.status(e) & done) === 0;
     if (fresh) {
       this.ctx.firstPacket = true;
       const res = this.evaluate(hook, true, MIN_PRIO, MAX_PRIO);
@@ -523,6 +532,9 @@ export class Datapath {
   private confirm(now: number): Disposition | null {
     const meta = this.meta;
     if (meta.ctEntry === NONE) return null;
+    // nf_confirm: no helper for IP_CT_RELATED_REPLY; __nf_conntrack_confirm: nothing for a non-ORIGINAL ctinfo, and
+    // an attached reply in the original direction holds a confirmed entry. A refused first packet leaves no entry.
+    if (this.attached && meta.ctDir === CtDir.REPLY) return null;
     if (this.conntrack.helper(meta.ctEntry) !== CtHelper.NONE) {
       const helped = this.conntrack.help(meta, now);
       if (helped !== HelperNatResult.ACCEPT) {
@@ -530,6 +542,7 @@ export class Datapath {
         return this.abandon({ kind: "dropped", hook: this.currentHook, reason: { kind: "nat", reason } });
       }
     }
+    if (this.attached) return null;
     if (!this.conntrack.confirm(meta, now))
       return { kind: "dropped", hook: this.currentHook, reason: { kind: "conntrack-clash" } };
     return null;
@@ -572,27 +585,41 @@ export class Datapath {
     return res;
   }
 
-  /** A drop or reject verdict: no state survives, and a reject sends its reply (nft_reject_inet_eval). */
+  /**
+   * A drop or reject verdict: no state survives, and a reject sends its reply (nft_reject_inet_eval) before the
+   * packet's unconfirmed entry is released, since the reply holds it (nf_ct_attach).
+   */
   private refuse(hook: Hook, verdict: Verdict, now: number): Disposition {
-    const meta = this.meta;
-    this.conntrack.discard(meta);
     if (verdict.kind === "reject") {
       this.sendReject(verdict.reply, now);
+      this.release();
       return { kind: "rejected", hook, verdict };
     }
+    this.release();
     return { kind: "dropped", hook, reason: { kind: "verdict", verdict } };
   }
 
   private abandon(d: Disposition): Disposition {
-    this.conntrack.discard(this.meta);
+    this.release();
     return d;
+  }
+
+  /** Frees the packet's unconfirmed entry; an attached reply's entry belongs to the packet it answers. */
+  private release(): void {
+    if (!this.attached) this.conntrack.discard(this.meta);
   }
 
   private sendReject(reply: RejectReply, now: number): void {
     const meta = this.meta;
+    // A reply is a RST or an ICMP error, which nf_send_reset and icmp_send never answer: no check needed here
+    // beyond not nesting a second attached walk inside this one.
+    if (this.attached) return;
     if (reply.kind === "tcp-reset") {
       const rst = buildTcpReset(meta);
-      if (rst !== null) this.emitReply("tcp-reset", rst, now);
+      if (rst === null) return;
+      // nf_send_reset: nf_ct_set_closing on the refused packet's entry, between nf_ct_attach and ip_local_out.
+      if (meta.ctEntry !== NONE) this.conntrack.setClosing(meta.ctEntry, now);
+      this.emitReply("tcp-reset", rst, now);
       return;
     }
     this.sendIcmpError(reply.type, reply.code, 0, now);
@@ -601,6 +628,7 @@ export class Datapath {
   /** icmp_send: the error leaves from the address of the interface the packet came in by (or any address). */
   private sendIcmpError(type: number, code: number, info: number, now: number): void {
     const meta = this.meta;
+    if (this.attached) return;
     const src = this.replySource(meta);
     if (src === null) return;
     const err = buildIcmpError(meta, src, type, code, info);
@@ -617,17 +645,33 @@ export class Datapath {
     return this.fib.sourceAddressFor(oif, family, meta.saddr);
   }
 
-  /** Sends a node-generated reply through the local output path (it crosses OUTPUT and POSTROUTING). */
+  /**
+   * Sends a node-generated reply through the local output path (OUTPUT, POSTROUTING). nf_send_reset and
+   * icmp_glue_bits call nf_ct_attach: the reply carries the offending packet's entry as IP_CT_RELATED_REPLY (or
+   * IP_CT_RELATED when that packet went in the reply direction; nf_conntrack_attach in nf_conntrack_core.c), so it
+   * is classified RELATED, follows the entry's NAT and is never tracked or confirmed itself. The offending packet's
+   * walk has ended, so its meta is reused; its entry is handed back in meta.ctEntry for the caller to release.
+   */
   private emitReply(what: "tcp-reset" | "icmp-error", bytes: Uint8Array, now: number): void {
     this.trace?.({ kind: "reply", what, bytes: bytes.slice() });
     const sink = this.sink!;
-    // The reply gets its own walk. The offending packet's walk has ended (its entry already discarded by the
-    // caller), so its meta can be reused.
     const meta = this.meta;
+    const entry = meta.ctEntry;
+    const dir = meta.ctDir;
     meta.reset();
-    if (fillPacketMeta(bytes, 0, bytes.length, meta) !== null) return;
-    this.prepareContext(now);
-    this.localOut(now);
+    if (fillPacketMeta(bytes, 0, bytes.length, meta) === null) {
+      this.prepareContext(now);
+      if (entry !== NONE) {
+        meta.ctEntry = entry;
+        meta.ctState = CtState.RELATED;
+        meta.ctDir = dir ^ 1;
+        this.attached = true;
+        this.syncCtContext();
+      }
+      this.localOut(now);
+      this.attached = false;
+    }
+    meta.ctEntry = entry;
     this.sink = sink;
   }
 
@@ -674,15 +718,16 @@ export class Datapath {
     return gateway === null ? null : formatWords(family, gateway);
   }
 
-  private traceConntrack(hook: Hook): void {
+  private traceConntrack(hook: Hook, cause?: string): void {
     const meta = this.meta;
+    const named = CT_CAUSE_NAMES[this.conntrack.lastCause] ?? "";
     this.trace!({
       kind: "conntrack",
       hook,
       state: STATE_NAMES[meta.ctState] ?? "invalid",
       direction: meta.ctDir === CtDir.REPLY ? "reply" : "original",
       entry: meta.ctEntry,
-      cause: CT_CAUSE_NAMES[this.conntrack.lastCause] ?? "",
+      cause: cause ?? named,
     });
   }
 

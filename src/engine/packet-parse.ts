@@ -7,7 +7,7 @@
 // conntrack's L4 `error()` callbacks treat as INVALID (tcp_error, udp_error, icmp_error).
 
 import { readU16, readU32 } from "../wire/bytes.js";
-import { internetChecksum } from "../wire/checksum.js";
+import { foldSum } from "../wire/checksum.js";
 import { Icmpv4Field, isIcmpv4Error } from "../wire/icmpv4.js";
 import { Icmpv6Field, isIcmpv6Error } from "../wire/icmpv6.js";
 import { IPV4_HEADER_LEN, Ipv4Field, Ipv4View } from "../wire/ipv4.js";
@@ -35,6 +35,9 @@ const IHL_MASK = 0x0f;
 const WORD = 4;
 const VERSION_SHIFT = 4;
 const TCP_DATA_OFF_SHIFT = 4;
+const BYTE_WEIGHT = 0x100;
+/** The folded one's-complement sum of a header whose checksum verifies. */
+const CHECKSUM_VERIFIES = 0xffff;
 
 /** ICMPv4 query types whose identifier is the "port" of the flow (nf_conntrack_proto_icmp.c invmap). */
 function isIcmpv4Query(type: number): boolean {
@@ -85,15 +88,36 @@ export function fillPacketMeta(bytes: Uint8Array, l3: number, len: number, meta:
 }
 
 function fillIpv4(bytes: Uint8Array, l3: number, len: number, meta: PacketMeta): WireError | null {
-  const e = v4.wrap(bytes, l3, len).check();
-  if (e !== null) return e;
-  const hl = (bytes[l3 + Ipv4Field.VER_IHL] & IHL_MASK) * WORD;
-  // ip_rcv_core drops a header with a bad checksum before any hook runs.
-  if (internetChecksum(bytes, l3, hl) !== 0) {
+  // The common case inline (fillPacketMeta has checked l3 >= 0 and l3 + len <= bytes.length): the view's success
+  // test, then the header checksum summed straight from the bytes. Anything else takes the view's `check`, which
+  // decides and names errors exactly as before.
+  let hl = 0;
+  let total = 0;
+  if ((l3 | 0) === l3 && (len | 0) === len && len >= IPV4_HEADER_LEN) {
+    const verIhl = bytes[l3 + Ipv4Field.VER_IHL];
+    hl = (verIhl & IHL_MASK) * WORD;
+    total = readU16(bytes, l3 + Ipv4Field.LENGTH);
+    if (verIhl >>> VERSION_SHIFT !== 4 || hl < IPV4_HEADER_LEN || hl > total || total > len) hl = 0;
+  }
+  if (hl === 0) {
+    const e = v4.wrap(bytes, l3, len).check();
+    if (e !== null) return e;
+    hl = (bytes[l3 + Ipv4Field.VER_IHL] & IHL_MASK) * WORD;
+    total = readU16(bytes, l3 + Ipv4Field.LENGTH);
+  }
+  // ip_rcv_core drops a header with a bad checksum before any hook runs; the whole header sums to 0xffff when it
+  // verifies (RFC 1071 §1). High and low bytes are summed apart (RFC 1071 §2(B)): 2^8·Σ high + Σ low.
+  let high = 0;
+  let low = 0;
+  for (let i = l3; i < l3 + hl; i += 2) {
+    high += bytes[i];
+    low += bytes[i + 1];
+  }
+  if (foldSum(high * BYTE_WEIGHT + low) !== CHECKSUM_VERIFIES) {
     return err("ipv4", "checksum", l3 + Ipv4Field.CHECKSUM, "header checksum does not verify").error;
   }
   meta.family = 4;
-  meta.length = readU16(bytes, l3 + Ipv4Field.LENGTH);
+  meta.length = total;
   meta.saddr[0] = readU32(bytes, l3 + Ipv4Field.SRC);
   meta.daddr[0] = readU32(bytes, l3 + Ipv4Field.DST);
   meta.proto = bytes[l3 + Ipv4Field.PROTOCOL];

@@ -293,3 +293,54 @@ describe("sumWords wide path", () => {
     expect(internetChecksum(b, 0, b.length)).toBe(referenceChecksum(b, 0, b.length));
   });
 });
+
+describe("sumWords short spans and foldSum", () => {
+  /** Word-by-word sum with the original semantics: a byte past the array reads as 0 (`undefined << 8` is 0). */
+  function referenceSum(b: Uint8Array, at: number, len: number, sum: number): number {
+    let i = at;
+    for (; i + 1 < at + len; i += 2) sum += (b[i] << 8) | b[i + 1];
+    if (i < at + len) sum += b[i] << 8;
+    return sum > 0x3fffffff ? referenceFold(sum) : sum;
+  }
+  function referenceFold(sum: number): number {
+    while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
+    return sum;
+  }
+
+  fcTest.prop(
+    [
+      fc.uint8Array({ minLength: 0, maxLength: 80 }),
+      fc.nat({ max: 90 }),
+      fc.nat({ max: 90 }),
+      fc.nat({ max: 0x3fffffff }),
+    ],
+    { numRuns: 3000 },
+  )("returns the same unfolded sum as the word loop, in bounds or past the end", (b, at, len, start) => {
+    expect(sumWords(b, at, len, start)).toBe(referenceSum(b, at, len, start));
+  });
+
+  it("sums a 20-byte IPv4 header to 0xffff when its checksum is right (RFC 791 example header)", () => {
+    const h = fromHex("4500003c1c4640004006b1e6ac100a63ac100a0c");
+    expect(sumWords(h, 0, 20)).toBe(0x2fffd);
+    expect(foldSum(sumWords(h, 0, 20))).toBe(0xffff);
+    h[V4.CHECKSUM] ^= 1;
+    expect(internetChecksum(h, 0, 20)).not.toBe(0);
+  });
+
+  fcTest.prop([fc.oneof(fc.nat({ max: 0x1ffff }), fc.nat({ max: 0xffffffff }), fc.maxSafeNat())], {
+    numRuns: 3000,
+  })("foldSum equals repeated folding for every non-negative integer", (sum) => {
+    const folded = foldSum(sum);
+    expect(folded).toBe(referenceFold(sum));
+    expect(folded).toBeLessThanOrEqual(0xffff);
+  });
+
+  it("folds the edges of the 32-bit fast path exactly", () => {
+    expect(foldSum(0xffff)).toBe(0xffff);
+    expect(foldSum(0x10000)).toBe(1);
+    expect(foldSum(0x1fffe)).toBe(0xffff);
+    expect(foldSum(0x1ffff)).toBe(1);
+    expect(foldSum(0xffffffff)).toBe(0xffff);
+    expect(foldSum(0x100000000)).toBe(1);
+  });
+});

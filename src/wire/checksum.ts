@@ -15,6 +15,9 @@ const U32 = 4;
 const U16 = 2;
 const TWO_POW_16 = 0x10000;
 const TWO_POW_32 = 0x100000000;
+const U32_MAX = 0xffffffff;
+/** The weight of a word's high byte. */
+const BYTE_WEIGHT = 0x100;
 
 // The array the cached DataView covers, exactly bytes.byteOffset .. + byteLength (STYLE.md §15).
 let wideOf: Uint8Array = new Uint8Array(0);
@@ -37,6 +40,19 @@ export function sumWords(b: Uint8Array, at: number, len: number, sum = 0): numbe
     return sumWordsWide(b, at, end, sum);
   }
   let i = at;
+  if ((at | 0) === at && (len | 0) === len && at >= 0 && end <= b.length) {
+    // Σ(b[i] << 8 | b[i+1]) = 2^8·Σ b[even] + Σ b[odd]: two adds per word instead of shift, or and add. In bounds
+    // only: the loop below reads a byte past the array as 0, this one would read NaN.
+    let even = 0;
+    let odd = 0;
+    for (; i + 1 < end; i += 2) {
+      even += b[i];
+      odd += b[i + 1];
+    }
+    if (i < end) even += b[i];
+    sum += even * BYTE_WEIGHT + odd;
+    return sum > 0x3fffffff ? foldSum(sum) : sum;
+  }
   for (; i + 1 < end; i += 2) sum += (b[i] << 8) | b[i + 1];
   if (i < end) sum += b[i] << 8;
   // Fold now and then so the sum stays a small integer even for jumbo buffers.
@@ -79,6 +95,12 @@ function sumWordsWide(b: Uint8Array, at: number, end: number, sum: number): numb
 
 /** Folds carries into 16 bits (one's-complement addition), without complementing. */
 export function foldSum(sum: number): number {
+  if (sum <= 0xffff) return sum;
+  if (sum <= U32_MAX) {
+    // Below 2^32 `>>> 16` is the exact quotient; two folds reach 16 bits: 0xffff + 0xffff = 0x1fffe folds to 0xffff.
+    const once = (sum & 0xffff) + (sum >>> 16);
+    return (once & 0xffff) + (once >>> 16);
+  }
   while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
   return sum;
 }

@@ -897,6 +897,16 @@ export class Conntrack implements HelperHost {
     return true;
   }
 
+  /**
+   * nf_ct_set_closing, called by nf_send_reset for the connection it resets (a TCP reset never reaches the state
+   * machine itself, being attached): a confirmed TCP entry goes to CLOSE with the CLOSE timeout.
+   */
+  setClosing(e: number, now: number): void {
+    if (!(this.word(e) & CtStatus.CONFIRMED) || this.protoAt(e) !== Proto.TCP) return;
+    const ms = this.tcp.setClosing(e);
+    if (ms >= 0) this.setExpires(e, now + ms);
+  }
+
   /** The packet was dropped before confirmation: free its unconfirmed entry (no state survives, SEMANTICS §2.1). */
   discard(meta: PacketMeta): void {
     const e = meta.ctEntry;

@@ -149,6 +149,24 @@ const W = {
 } as const;
 /** Bits of word W.WFLAGS: a direction's td_scale|flags field, and where the state sits. */
 const WF = { DIR_SHIFT: 16, MASK: 0x3ff, STATE_SHIFT: 10, STATE_MASK: 0x3f } as const;
+/** DATA_UNACKNOWLEDGED of either direction, as bits of word W.WFLAGS. */
+const DATA_UNACKNOWLEDGED_EITHER =
+  (F.DATA_UNACKNOWLEDGED << SCALE_BITS) | (F.DATA_UNACKNOWLEDGED << (SCALE_BITS + WF.DIR_SHIFT));
+/**
+ * Bits of word W.LAST_PACKED: last_win (0–15), last_info (16–23: last_index 16–18, last_dir 19, last_flags 20–23),
+ * the annotated SYN's window scale (24–27) and the retransmission count (28–31).
+ */
+const LP = {
+  WIN_MASK: 0xffff,
+  INFO_SHIFT: 16,
+  INFO_DIR_BIT: 3,
+  DIR_SHIFT: 19,
+  INDEX_DIR_MASK: 0x000f0000,
+  KEEP_ON_NEW_SEGMENT: 0x0ff70000,
+  RETRANS_SHIFT: 28,
+  RETRANS_MAX: 15,
+  RETRANS_ONE: 1 << 28,
+} as const;
 
 /** TCP header layout needed to walk options (RFC 9293 §3.1). */
 const TCP_HDR = { DATA_OFF: 12, MIN_LEN: 20 } as const;
@@ -198,6 +216,15 @@ export class TcpTracker {
 
   stateOf(e: number): number {
     return (this.win[e * R.STRIDE + R.TCP + W.WFLAGS] >>> WF.STATE_SHIFT) & WF.STATE_MASK;
+  }
+  /**
+   * nf_conntrack_tcp_set_closing (nf_conntrack_proto_tcp.c): the entry goes to CLOSE; the CLOSE timeout (ms) is
+   * returned for the caller to apply, or -1 when the entry already was in CLOSE and keeps its timeout.
+   */
+  setClosing(e: number): number {
+    const old = this.stateOf(e);
+    this.setState(e, TcpState.CLOSE);
+    return old === TcpState.CLOSE ? -1 : this.timeouts.byState[TcpState.CLOSE];
   }
   private setState(e: number, st: number): void {
     const i = e * R.STRIDE + R.TCP + W.WFLAGS;
@@ -461,15 +488,18 @@ export class TcpTracker {
     }
     if (fl & TcpFlag.RST && seq === 0 && state === TcpState.SYN_SENT) seq = end = win32[s + W.END];
 
+    // From here to the end nothing else writes these words, so each is read once.
+    const sEnd = win32[s + W.END];
     const sMaxend = win32[s + W.MAXEND];
+    const sMaxwin = win32[s + W.MAXWIN];
     const rMaxwin = win32[r + W.MAXWIN];
     const rEnd = win32[r + W.END];
-    const maxAckWin = win32[s + W.MAXWIN] > MAXACKWINCONST ? win32[s + W.MAXWIN] : MAXACKWINCONST;
+    const maxAckWin = sMaxwin > MAXACKWINCONST ? sMaxwin : MAXACKWINCONST;
     // I. seq <= sender.td_maxend
     if (!before(seq, (sMaxend + 1) >>> 0)) {
       const overshot = (end - sMaxend + 1) >>> 0;
       const ackOk = after(sack, (rEnd - maxAckWin - 1) >>> 0);
-      const inRecvWin = rMaxwin !== 0 && after(end, (win32[s + W.END] - rMaxwin - 1) >>> 0);
+      const inRecvWin = rMaxwin !== 0 && after(end, (sEnd - rMaxwin - 1) >>> 0);
       if (inRecvWin && ackOk && overshot <= rMaxwin && before(sack, (rEnd + 1) >>> 0)) {
         win32[s + W.END] = end;
         this.setFlags(e, dir, this.flags(e, dir) | F.DATA_UNACKNOWLEDGED);
@@ -480,52 +510,56 @@ export class TcpTracker {
     // III. sack <= receiver.td_end
     if (!before(sack, (rEnd + 1) >>> 0)) return this.windowFail(e, dir, TcpVerdict.INVALID, TcpCause.ACK_OVER);
     // II. seq + len >= sender.td_end - receiver.td_maxwin
-    if (rMaxwin !== 0 && !after(end, (win32[s + W.END] - rMaxwin - 1) >>> 0))
+    if (rMaxwin !== 0 && !after(end, (sEnd - rMaxwin - 1) >>> 0))
       return this.windowFail(e, dir, TcpVerdict.IGNORE, TcpCause.SEQ_UNDER);
     // IV. sack >= receiver.td_end - MAXACKWINDOW
     if (!after(sack, (rEnd - maxAckWin - 1) >>> 0))
       return this.windowFail(e, dir, TcpVerdict.IGNORE, TcpCause.ACK_UNDER);
 
-    if (!syn) win = (win << this.scale(e, dir)) >>> 0;
+    // The accept path updates both directions' flags in one word (W.WFLAGS), read once and stored once.
+    const wfAt = e * R.STRIDE + R.TCP + W.WFLAGS;
+    let wfw = win32[wfAt];
+    const sFlag = SCALE_BITS + dir * WF.DIR_SHIFT;
+    if (!syn) win = (win << ((wfw >>> (dir * WF.DIR_SHIFT)) & SCALE_MASK)) >>> 0;
     const swin = (win + (sack - ack)) >>> 0;
-    if (win32[s + W.MAXWIN] < swin) win32[s + W.MAXWIN] = swin;
-    if (after(end, win32[s + W.END])) {
+    if (sMaxwin < swin) win32[s + W.MAXWIN] = swin;
+    if (after(end, sEnd)) {
       win32[s + W.END] = end;
-      this.setFlags(e, dir, this.flags(e, dir) | F.DATA_UNACKNOWLEDGED);
+      wfw |= F.DATA_UNACKNOWLEDGED << sFlag;
     }
     if (hasAck) {
-      const f = this.flags(e, dir);
-      if (!(f & F.MAXACK_SET)) {
+      if ((wfw & (F.MAXACK_SET << sFlag)) === 0) {
         win32[s + W.MAXACK] = ack;
-        this.setFlags(e, dir, f | F.MAXACK_SET);
+        wfw |= F.MAXACK_SET << sFlag;
       } else if (after(ack, win32[s + W.MAXACK])) win32[s + W.MAXACK] = ack;
     }
-    if (win32[r + W.MAXWIN] !== 0 && after(end, win32[s + W.MAXEND]))
-      win32[r + W.MAXWIN] = (win32[r + W.MAXWIN] + end - win32[s + W.MAXEND]) >>> 0;
+    if (rMaxwin !== 0 && after(end, sMaxend)) win32[r + W.MAXWIN] = (rMaxwin + end - sMaxend) >>> 0;
     if (after((sack + win) >>> 0, (win32[r + W.MAXEND] - 1) >>> 0)) {
       win32[r + W.MAXEND] = (sack + win + (win === 0 ? 1 : 0)) >>> 0;
     }
-    if (ack === win32[r + W.END]) this.setFlags(e, 1 - dir, this.flags(e, 1 - dir) & ~F.DATA_UNACKNOWLEDGED);
+    if (ack === rEnd) wfw &= ~(F.DATA_UNACKNOWLEDGED << (SCALE_BITS + (1 - dir) * WF.DIR_SHIFT));
+    win32[wfAt] = wfw;
 
-    // Retransmission counting for tcp_max_retrans.
+    // Retransmission counting for tcp_max_retrans: last_seq/ack/end, and last_win, last_dir and the count packed in
+    // one word (W.LAST_PACKED), read once.
     if (index === TcpIndex.ACK) {
       const l = e * R.STRIDE + R.TCP + W.LAST;
+      const lpAt = e * R.STRIDE + R.TCP + W.LAST_PACKED;
+      const lp = win32[lpAt];
       if (
-        this.lastDir(e) === dir &&
-        this.win[l] === seq &&
-        this.win[l + 1] === ack &&
-        this.win[l + 2] === end &&
-        this.lastWin(e) === winRaw
+        ((lp >>> LP.DIR_SHIFT) & 1) === dir &&
+        win32[l] === seq &&
+        win32[l + 1] === ack &&
+        win32[l + 2] === end &&
+        (lp & LP.WIN_MASK) === winRaw
       ) {
-        const rt = this.retrans(e);
-        if (rt < 15) this.setLastScaleRetrans(e, this.lastScaleRetrans(e) + (1 << 4));
+        if (lp >>> LP.RETRANS_SHIFT < LP.RETRANS_MAX) win32[lpAt] = lp + LP.RETRANS_ONE;
       } else {
-        this.setLast(e, this.lastIndex(e), dir);
-        this.win[l] = seq;
-        this.win[l + 1] = ack;
-        this.win[l + 2] = end;
-        this.setLastWin(e, winRaw);
-        this.setLastScaleRetrans(e, this.lastScaleRetrans(e) & SCALE_MASK);
+        win32[l] = seq;
+        win32[l + 1] = ack;
+        win32[l + 2] = end;
+        // Keeps last_index, last_flags and last_wscale; sets last_dir and last_win; zeroes the count.
+        win32[lpAt] = (lp & LP.KEEP_ON_NEW_SEGMENT) | (dir << LP.DIR_SHIFT) | (winRaw & LP.WIN_MASK);
       }
     }
     return TcpVerdict.ACCEPT;
@@ -679,17 +713,23 @@ export class TcpTracker {
       }
     }
 
-    this.setLast(e, index, dir);
-    this.setState(e, ns);
-    if (old !== ns && ns === TcpState.FIN_WAIT) this.setFlags(e, dir, this.flags(e, dir) | F.CLOSE_INIT);
+    // setLast, setState and the CLOSE_INIT flag as one store per word; the timeout choice reads the stored words.
+    const win32 = this.win;
+    const lpAt = e * R.STRIDE + R.TCP + W.LAST_PACKED;
+    const lp = (win32[lpAt] & ~LP.INDEX_DIR_MASK) | ((index | (dir << LP.INFO_DIR_BIT)) << LP.INFO_SHIFT);
+    win32[lpAt] = lp;
+    const wfAt = e * R.STRIDE + R.TCP + W.WFLAGS;
+    let wfw = (win32[wfAt] & ~(WF.STATE_MASK << WF.STATE_SHIFT)) | (ns << WF.STATE_SHIFT);
+    if (old !== ns && ns === TcpState.FIN_WAIT) wfw |= F.CLOSE_INIT << (SCALE_BITS + dir * WF.DIR_SHIFT);
+    win32[wfAt] = wfw;
 
     const t = this.timeouts;
     const byState = t.byState[ns];
     let timeout: number;
-    if (this.retrans(e) >= this.opts.maxRetrans && byState > t.retrans) timeout = t.retrans;
+    if (lp >>> LP.RETRANS_SHIFT >= this.opts.maxRetrans && byState > t.retrans) timeout = t.retrans;
     else if (index === TcpIndex.RST) timeout = t.byState[TcpState.CLOSE];
-    else if ((this.flags(e, 0) | this.flags(e, 1)) & F.DATA_UNACKNOWLEDGED && byState > t.unack) timeout = t.unack;
-    else if (this.lastWin(e) === 0 && byState > t.retrans) timeout = t.retrans;
+    else if (wfw & DATA_UNACKNOWLEDGED_EITHER && byState > t.unack) timeout = t.unack;
+    else if ((lp & LP.WIN_MASK) === 0 && byState > t.retrans) timeout = t.retrans;
     else timeout = byState;
 
     const st = this.status(e);

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { hex } from "../../wire/bytes.js";
+import { hex, readU16, readU32, writeU16, writeU32 } from "../../wire/bytes.js";
+import { updateChecksum16, updateChecksum32 } from "../../wire/checksum.js";
 import { fillPacketMeta } from "../packet-parse.js";
-import { NONE, PacketMeta, TcpFlag } from "../packet-meta.js";
+import { NONE, PacketMeta, Proto, TcpFlag } from "../packet-meta.js";
 import { Manip, manipPacket } from "./rewrite.js";
 import { badChecksums, echoPacket, tcpPacket, udpPacket, words } from "./packets.fixture.js";
 
@@ -67,5 +68,51 @@ describe("manipPacket: incremental checksums equal a full recomputation", () => 
     const t = tcpPacket("10.0.0.1", 1, "10.0.0.2", 2);
     rewrite(t, Manip.DST, "192.0.2.1", NONE);
     expect(hex(t)).toBe(hex(tcpPacket("10.0.0.1", 1, "192.0.2.1", 2)));
+  });
+});
+
+describe("manipPacket: one fold per checksum gives the bytes of one RFC 1624 update per field", () => {
+  /** The per-field form: updateChecksum32 for the address, then updateChecksum16 for the port (rewrite.ts before). */
+  function sequential(b: Uint8Array, which: Manip, addr: number, port: number): void {
+    const field = which === Manip.SRC ? 12 : 16;
+    const old = readU32(b, field);
+    const l4sum = 20 + 16;
+    let c = readU16(b, l4sum);
+    if (old !== addr) {
+      writeU32(b, field, addr);
+      writeU16(b, 10, updateChecksum32(readU16(b, 10), old, addr));
+      c = updateChecksum32(c, old, addr);
+    }
+    const portAt = 20 + (which === Manip.SRC ? 0 : 2);
+    const oldPort = readU16(b, portAt);
+    if (oldPort !== port) {
+      writeU16(b, portAt, port);
+      c = updateChecksum16(c, oldPort, port);
+    }
+    writeU16(b, l4sum, c);
+  }
+
+  it("matches for any header bytes, any stored checksums (valid or not), any address and port", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 40, maxLength: 40 }),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.constantFrom(0, 0xffff, 0x1234),
+        (bytes, src, addr, port, edge) => {
+          const which = src ? Manip.SRC : Manip.DST;
+          const b = bytes.slice();
+          // Edge checksums (0x0000, 0xffff) in either field exercise the folds' carries.
+          if (port % 3 === 0) writeU16(b, 10, edge);
+          if (port % 5 === 0) writeU16(b, 36, edge);
+          const want = b.slice();
+          sequential(want, which, addr, port);
+          manipPacket(b, 0, 4, Proto.TCP, 20, 40, which, Uint32Array.of(addr, 0, 0, 0), port);
+          expect(hex(b)).toBe(hex(want));
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });

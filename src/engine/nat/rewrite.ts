@@ -6,11 +6,11 @@
 import { readU16, readU32, writeU16, writeU32 } from "../../wire/bytes.js";
 import {
   finishChecksum,
+  foldSum,
   internetChecksum,
   pseudoHeaderSumV6,
   sumWords,
   updateChecksum16,
-  updateChecksum32,
 } from "../../wire/checksum.js";
 import { Icmpv4Field } from "../../wire/icmpv4.js";
 import { Icmpv6Field } from "../../wire/icmpv6.js";
@@ -84,15 +84,19 @@ export function manipPacket(
   port: number,
 ): void {
   const csumAt = l4ChecksumAt(b, family, proto, l4, l4End);
-  let l4sum = csumAt === NONE ? 0 : readU16(b, csumAt);
+  // RFC 1624 eqn. 3 for every changed word at once: ~HC + Σ(~m + m'), folded and complemented once at the end.
+  // Folding between updates gives the same value: fold(fold(A) + B) = fold(A + B) for any A, B ≥ 0.
+  let l4acc = csumAt === NONE ? 0 : ~readU16(b, csumAt) & 0xffff;
   if (family === 4) {
     const field = ip + (which === Manip.SRC ? Ipv4Field.SRC : Ipv4Field.DST);
     const old = readU32(b, field);
     const now = addr[0] >>> 0;
     if (old !== now) {
       writeU32(b, field, now);
-      writeU16(b, ip + Ipv4Field.CHECKSUM, updateChecksum32(readU16(b, ip + Ipv4Field.CHECKSUM), old, now));
-      if (csumAt !== NONE) l4sum = updateChecksum32(l4sum, old, now);
+      const delta = (~old & 0xffff) + (~(old >>> 16) & 0xffff) + (now & 0xffff) + (now >>> 16);
+      const ipSumAt = ip + Ipv4Field.CHECKSUM;
+      writeU16(b, ipSumAt, ~foldSum((~readU16(b, ipSumAt) & 0xffff) + delta) & 0xffff);
+      l4acc += delta;
     }
   } else {
     const field = ip + (which === Manip.SRC ? Ipv6Field.SRC : Ipv6Field.DST);
@@ -101,7 +105,7 @@ export function manipPacket(
       const now = addr[w] >>> 0;
       if (old === now) continue;
       writeU32(b, field + WORD * w, now);
-      if (csumAt !== NONE) l4sum = updateChecksum32(l4sum, old, now);
+      l4acc += (~old & 0xffff) + (~(old >>> 16) & 0xffff) + (now & 0xffff) + (now >>> 16);
     }
   }
   if (port !== NONE && l4 !== NONE) {
@@ -110,7 +114,7 @@ export function manipPacket(
       const old = readU16(b, at);
       if (old !== port) {
         writeU16(b, at, port);
-        if (csumAt !== NONE) l4sum = updateChecksum16(l4sum, old, port);
+        l4acc += (~old & 0xffff) + (port & 0xffff);
       }
     } else if ((proto === Proto.ICMP && family === 4) || (proto === Proto.ICMPV6 && family === 6)) {
       const type = b[l4];
@@ -123,13 +127,13 @@ export function manipPacket(
             const c = l4 + Icmpv4Field.CHECKSUM;
             writeU16(b, c, updateChecksum16(readU16(b, c), old, port));
           } else {
-            l4sum = updateChecksum16(l4sum, old, port);
+            l4acc += (~old & 0xffff) + (port & 0xffff);
           }
         }
       }
     }
   }
-  if (csumAt !== NONE) storeL4Checksum(b, csumAt, proto, l4sum);
+  if (csumAt !== NONE) storeL4Checksum(b, csumAt, proto, ~foldSum(l4acc) & 0xffff);
 }
 
 /** Transport header of an embedded (quoted) IP packet: after the IPv4 IHL or the IPv6 fixed header. */
