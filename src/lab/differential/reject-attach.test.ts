@@ -8,13 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Datapath } from "../../engine/datapath.js";
 import type { DatapathSink } from "../../engine/datapath.js";
 import type { Chain, Expr, Origin, Rule, Ruleset, Selector, Value } from "../../engine/filter/index.js";
-import { SeededRng } from "../../engine/rng.js";
-import { badChecksums, tcpPacket, udpPacket, words } from "../../engine/nat/packets.fixture.js";
+import { badChecksums, tcpPacket, udpPacket } from "../../engine/nat/packets.fixture.js";
 import { listSandboxNamespaces } from "../../config/nftables/kernel-sandbox.js";
 import { readU16, readU32 } from "../../wire/bytes.js";
 import { Ipv4Field } from "../../wire/ipv4.js";
 import { TcpField } from "../../wire/tcp.js";
 import { KernelRig, probeKernelRig } from "./kernel-rig.js";
+import { rigRouterOptions } from "./replay.js";
 import { Flags, FORWARD_TARGET, RouterAddress } from "./scenario.js";
 import type { Side } from "./scenario.js";
 
@@ -172,24 +172,7 @@ class EngineSide implements Router {
   };
 
   reset(r: Ruleset): void {
-    const built = Datapath.create({
-      name: "router",
-      interfaces: [
-        {
-          name: "wan",
-          addresses: [{ family: 4, address: words(RouterAddress.WAN), prefixLength: RouterAddress.WAN_PREFIX }],
-        },
-        {
-          name: "lan",
-          addresses: [{ family: 4, address: words(RouterAddress.LAN), prefixLength: RouterAddress.LAN_PREFIX }],
-        },
-      ],
-      routes: [{ family: 4, prefix: words("0.0.0.0"), prefixLength: 0, oif: 0, gateway: words(RouterAddress.GATEWAY) }],
-      ruleset: r,
-      forwarding: true,
-      conntrack: { tcpLoose: true, tcpBeLiberal: false, checksum: true },
-      rng: new SeededRng(1),
-    });
+    const built = Datapath.create(rigRouterOptions(r));
     if (!built.ok) throw new Error(built.error.message);
     this.dp = built.value;
     this.now = 0;

@@ -5,7 +5,8 @@
 // port-selection rule (preserved, or not preserved and in the same range) instead of the same random number.
 
 import { Datapath } from "../../engine/datapath.js";
-import type { DatapathSink } from "../../engine/datapath.js";
+import type { DatapathOptions, DatapathSink } from "../../engine/datapath.js";
+import type { Ruleset } from "../../engine/filter/index.js";
 import { CtStatus, NONE, PacketMeta, Proto, TcpFlag } from "../../engine/packet-meta.js";
 import { fillPacketMeta } from "../../engine/packet-parse.js";
 import { buildIcmpError, buildTcpReset } from "../../engine/reject.js";
@@ -349,31 +350,36 @@ export class EngineRouter implements RouterUnderTest {
   }
 }
 
+/** The kernel rig's router as engine options: same addresses, routes and sysctls (rp_filter 0, loose TCP pickup). */
+export function rigRouterOptions(ruleset: Ruleset | undefined, seed = 1): DatapathOptions {
+  return {
+    name: "router",
+    interfaces: [
+      {
+        name: "wan",
+        addresses: [{ family: 4, address: words(RouterAddress.WAN), prefixLength: RouterAddress.WAN_PREFIX }],
+      },
+      {
+        name: "lan",
+        addresses: [{ family: 4, address: words(RouterAddress.LAN), prefixLength: RouterAddress.LAN_PREFIX }],
+      },
+    ],
+    routes: [{ family: 4, prefix: words("0.0.0.0"), prefixLength: 0, oif: 0, gateway: words(RouterAddress.GATEWAY) }],
+    ...(ruleset !== undefined ? { ruleset } : {}),
+    forwarding: true,
+    rpFilter: 0,
+    conntrack: { tcpLoose: true, tcpBeLiberal: false, checksum: true },
+    rng: new SeededRng(seed),
+  };
+}
+
 /** The engine router matching the kernel rig: same addresses, routes, sysctls, and the scenario's ruleset. */
 export function engineRouterFor(
   ruleset: (s: Scenario) => Parameters<typeof Datapath.create>[0]["ruleset"],
   seed = 1,
 ): EngineRouter {
   return new EngineRouter((s) => {
-    const built = Datapath.create({
-      name: "router",
-      interfaces: [
-        {
-          name: "wan",
-          addresses: [{ family: 4, address: words(RouterAddress.WAN), prefixLength: RouterAddress.WAN_PREFIX }],
-        },
-        {
-          name: "lan",
-          addresses: [{ family: 4, address: words(RouterAddress.LAN), prefixLength: RouterAddress.LAN_PREFIX }],
-        },
-      ],
-      routes: [{ family: 4, prefix: words("0.0.0.0"), prefixLength: 0, oif: 0, gateway: words(RouterAddress.GATEWAY) }],
-      ruleset: ruleset(s),
-      forwarding: true,
-      rpFilter: 0,
-      conntrack: { tcpLoose: true, tcpBeLiberal: false, checksum: true },
-      rng: new SeededRng(seed),
-    });
+    const built = Datapath.create(rigRouterOptions(ruleset(s), seed));
     if (!built.ok) throw new Error(`ruleset does not compile: ${built.error.message}`);
     return built.value;
   });
