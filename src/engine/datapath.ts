@@ -611,9 +611,6 @@ export class Datapath {
 
   private sendReject(reply: RejectReply, now: number): void {
     const meta = this.meta;
-    // A reply is a RST or an ICMP error, which nf_send_reset and icmp_send never answer: no check needed here
-    // beyond not nesting a second attached walk inside this one.
-    if (this.attached) return;
     if (reply.kind === "tcp-reset") {
       const rst = buildTcpReset(meta);
       if (rst === null) return;
@@ -628,7 +625,6 @@ export class Datapath {
   /** icmp_send: the error leaves from the address of the interface the packet came in by (or any address). */
   private sendIcmpError(type: number, code: number, info: number, now: number): void {
     const meta = this.meta;
-    if (this.attached) return;
     const src = this.replySource(meta);
     if (src === null) return;
     const err = buildIcmpError(meta, src, type, code, info);
@@ -653,6 +649,9 @@ export class Datapath {
    * walk has ended, so its meta is reused; its entry is handed back in meta.ctEntry for the caller to release.
    */
   private emitReply(what: "tcp-reset" | "icmp-error", bytes: Uint8Array, now: number): void {
+    // The reply is itself a RST or an ICMP error, which nf_send_reset and icmp_send never answer (buildTcpReset and
+    // buildIcmpError refuse them too): this only keeps a second attached walk from nesting inside this one.
+    if (this.attached) return;
     this.trace?.({ kind: "reply", what, bytes: bytes.slice() });
     const sink = this.sink!;
     const meta = this.meta;
