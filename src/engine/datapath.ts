@@ -74,29 +74,52 @@ const Stage = {
   FORWARD: 8,
   POST: 9,
   POST_LATE: 10,
+  /** The type nat chains of a hook, all at its NAT step in their own priority order (nf_nat_inet_fn). */
+  NAT_PREROUTING: 11,
+  NAT_OUTPUT: 12,
+  NAT_INPUT: 13,
+  NAT_POSTROUTING: 14,
 } as const;
 /** Offsets from a PRE_RAW/OUT_RAW base to the hook's later stages (hookWithConntrack serves both hooks). */
 const STAGE_FILTER = 1;
 const STAGE_LATE = 2;
-const STAGES: readonly { readonly hook: Hook; readonly lo: number; readonly hi: number }[] = [
-  { hook: "prerouting", lo: MIN_PRIO, hi: Priority.CONNTRACK },
-  { hook: "prerouting", lo: Priority.CONNTRACK, hi: Priority.NAT_DST },
-  { hook: "prerouting", lo: Priority.NAT_DST, hi: MAX_PRIO },
-  { hook: "output", lo: MIN_PRIO, hi: Priority.CONNTRACK },
-  { hook: "output", lo: Priority.CONNTRACK, hi: Priority.NAT_DST },
-  { hook: "output", lo: Priority.NAT_DST, hi: MAX_PRIO },
-  { hook: "input", lo: MIN_PRIO, hi: Priority.NAT_SRC },
-  { hook: "input", lo: Priority.NAT_SRC, hi: Priority.CONNTRACK_CONFIRM },
-  { hook: "forward", lo: MIN_PRIO, hi: MAX_PRIO },
-  { hook: "postrouting", lo: MIN_PRIO, hi: Priority.NAT_SRC },
-  { hook: "postrouting", lo: Priority.NAT_SRC, hi: Priority.CONNTRACK_CONFIRM },
+const STAGES: readonly { readonly hook: Hook; readonly nat: boolean; readonly lo: number; readonly hi: number }[] = [
+  { hook: "prerouting", nat: false, lo: MIN_PRIO, hi: Priority.CONNTRACK },
+  { hook: "prerouting", nat: false, lo: Priority.CONNTRACK, hi: Priority.NAT_DST },
+  { hook: "prerouting", nat: false, lo: Priority.NAT_DST, hi: MAX_PRIO },
+  { hook: "output", nat: false, lo: MIN_PRIO, hi: Priority.CONNTRACK },
+  { hook: "output", nat: false, lo: Priority.CONNTRACK, hi: Priority.NAT_DST },
+  { hook: "output", nat: false, lo: Priority.NAT_DST, hi: MAX_PRIO },
+  { hook: "input", nat: false, lo: MIN_PRIO, hi: Priority.NAT_SRC },
+  { hook: "input", nat: false, lo: Priority.NAT_SRC, hi: Priority.CONNTRACK_CONFIRM },
+  { hook: "forward", nat: false, lo: MIN_PRIO, hi: MAX_PRIO },
+  { hook: "postrouting", nat: false, lo: MIN_PRIO, hi: Priority.NAT_SRC },
+  { hook: "postrouting", nat: false, lo: Priority.NAT_SRC, hi: Priority.CONNTRACK_CONFIRM },
+  { hook: "prerouting", nat: true, lo: MIN_PRIO, hi: MAX_PRIO },
+  { hook: "output", nat: true, lo: MIN_PRIO, hi: MAX_PRIO },
+  { hook: "input", nat: true, lo: MIN_PRIO, hi: MAX_PRIO },
+  { hook: "postrouting", nat: true, lo: MIN_PRIO, hi: MAX_PRIO },
 ];
 
-/** Per (stage, family): the non-nat base chains of the filter in the stage's range, in evaluation order. */
+/** The stage of a hook's type nat chains. */
+function natStage(hook: "prerouting" | "output" | "input" | "postrouting"): number {
+  switch (hook) {
+    case "prerouting":
+      return Stage.NAT_PREROUTING;
+    case "output":
+      return Stage.NAT_OUTPUT;
+    case "input":
+      return Stage.NAT_INPUT;
+    case "postrouting":
+      return Stage.NAT_POSTROUTING;
+  }
+}
+
+/** Per (stage, family): the base chains of the filter in the stage, in evaluation order. */
 function stagesWithChains(filter: Filter): (readonly CompiledChain[])[] {
   const out: (readonly CompiledChain[])[] = [];
   for (const st of STAGES)
-    out.push(filter.chainsIn(st.hook, 4, false, st.lo, st.hi), filter.chainsIn(st.hook, 6, false, st.lo, st.hi));
+    out.push(filter.chainsIn(st.hook, 4, st.nat, st.lo, st.hi), filter.chainsIn(st.hook, 6, st.nat, st.lo, st.hi));
   return out;
 }
 
@@ -486,7 +509,11 @@ export class Datapath {
    * manip yet, the type nat chains choose one (or the null binding); every other tracked packet is translated
    * from the entry's tuples. INVALID and untracked packets have no entry and pass untranslated (§2.2).
    */
-  private natStep(hook: Hook, manip: Manip, now: number): Disposition | null {
+  private natStep(
+    hook: "prerouting" | "output" | "input" | "postrouting",
+    manip: Manip,
+    now: number,
+  ): Disposition | null {
     const meta = this.meta;
     const e = meta.ctEntry;
     if (e === NONE) return null;
@@ -501,7 +528,7 @@ export class Datapath {
       (this.conntrack.status(e) & done) === 0;
     if (fresh) {
       this.ctx.firstPacket = true;
-      const res = this.evaluate(hook, true, MIN_PRIO, MAX_PRIO);
+      const res = this.evaluateStage(natStage(hook));
       const verdict = res.verdict!;
       if (verdict.kind !== "accept") return this.refuse(hook, verdict, now);
       req = res.nat;
@@ -551,10 +578,8 @@ export class Datapath {
   /** Runs the non-nat chains of a Stage; null when they accepted. Applies `ct helper set`/`ct mark set`. */
   private runFilter(stage: number): Verdict | null {
     const meta = this.meta;
-    const chains = this.stageChains[stage * 2 + (meta.family === 4 ? 0 : 1)];
-    if (chains.length === 0) return null;
-    const hook = STAGES[stage].hook;
-    const res = this.traced(hook, this.filter.evaluateChains(hook, chains, meta, this.evalContext(hook)));
+    if (this.chainsOf(stage).length === 0) return null;
+    const res = this.evaluateStage(stage);
     if (meta.ctEntry !== NONE) {
       if (res.helper !== null) {
         const id = HELPERS[res.helper] as number | undefined;
@@ -566,8 +591,17 @@ export class Datapath {
     return v.kind === "accept" ? null : v;
   }
 
-  private evaluate(hook: Hook, nat: boolean, lo: number, hi: number): HookResult {
-    return this.traced(hook, this.filter.evaluateRange(hook, this.meta, this.evalContext(hook), nat, lo, hi));
+  private chainsOf(stage: number): readonly CompiledChain[] {
+    return this.stageChains[stage * 2 + (this.meta.family === 4 ? 0 : 1)];
+  }
+
+  /** Evaluates a stage's chains (none: the hook's no-chain verdict), traced. */
+  private evaluateStage(stage: number): HookResult {
+    const hook = STAGES[stage].hook;
+    const res = this.filter.evaluateChains(hook, this.chainsOf(stage), this.meta, this.evalContext(hook));
+    if (this.trace !== null && res.verdict !== null && res.verdict.by.kind !== "no-chain")
+      this.trace({ kind: "verdict", hook, verdict: res.verdict });
+    return res;
   }
 
   /** The context for an evaluation at `hook`, with the trace sink when tracing. */
@@ -576,13 +610,6 @@ export class Datapath {
     const ctx = this.ctx;
     ctx.trace = this.trace !== null ? this.filterTrace : null;
     return ctx;
-  }
-
-  /** Traces the verdict of an evaluation (unless no chain gave it) and returns the result. */
-  private traced(hook: Hook, res: HookResult): HookResult {
-    if (this.trace !== null && res.verdict !== null && res.verdict.by.kind !== "no-chain")
-      this.trace({ kind: "verdict", hook, verdict: res.verdict });
-    return res;
   }
 
   /**

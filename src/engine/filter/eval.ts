@@ -61,57 +61,15 @@ export class Filter {
 
   /** Runs every base chain attached to `hook` for the packet's family. */
   evaluateHook(hook: Hook, meta: PacketMeta, ctx: EvalContext): HookResult {
-    const res = this.result;
-    res.reset();
-    const h = hookIndex(hook);
-    const chains = this.ruleset.hooks[h][meta.family === 4 ? 0 : 1];
-    let verdict = this.ruleset.noChain[h];
-    for (const chain of chains) {
-      if (chain.base!.type === "nat" && !ctx.firstPacket) continue;
-      verdict = this.runBaseChain(chain, hook, meta, ctx, res);
-      if (verdict.kind !== "accept") break;
-    }
-    res.verdict = verdict;
-    return res;
+    return this.evaluateChains(hook, this.ruleset.hooks[hookIndex(hook)][meta.family === 4 ? 0 : 1], meta, ctx);
   }
 
   /**
-   * True when a base chain of this kind (type nat or not) on `hook` for the family has its priority in [lo, hi):
-   * the datapath skips empty stages without touching the result object.
+   * The base chains on `hook` of one kind — type nat (`nat` true) or the others — whose priority lies in [lo, hi),
+   * in evaluation order. The datapath fixes these ranges between its own fixed-priority steps (conntrack at −200,
+   * NAT at −100/100, confirm last), as nf_hook_entries interleaves them; type nat chains all run at the NAT step,
+   * in their own priority order (nf_nat_inet_fn calls the registered lookups in order).
    */
-  hasChainsIn(hook: Hook, family: 4 | 6, nat: boolean, lo: number, hi: number): boolean {
-    const chains = this.ruleset.hooks[hookIndex(hook)][family === 4 ? 0 : 1];
-    for (let i = 0; i < chains.length; i++) {
-      const base = chains[i].base!;
-      if ((base.type === "nat") === nat && base.priority >= lo && base.priority < hi) return true;
-    }
-    return false;
-  }
-
-  /**
-   * Runs only the base chains on `hook` of one kind — type nat (`nat` true) or the others — whose priority lies in
-   * [lo, hi). The datapath calls this between its own fixed-priority steps (conntrack at −200, NAT at −100/100,
-   * confirm last), as nf_hook_entries interleaves them; type nat chains all run at the NAT step, in their own
-   * priority order (nf_nat_inet_fn calls the registered lookups in order).
-   */
-  evaluateRange(hook: Hook, meta: PacketMeta, ctx: EvalContext, nat: boolean, lo: number, hi: number): HookResult {
-    const res = this.result;
-    res.reset();
-    const h = hookIndex(hook);
-    const chains = this.ruleset.hooks[h][meta.family === 4 ? 0 : 1];
-    let verdict = this.ruleset.noChain[h];
-    for (const chain of chains) {
-      const base = chain.base!;
-      if ((base.type === "nat") !== nat || base.priority < lo || base.priority >= hi) continue;
-      if (nat && !ctx.firstPacket) continue;
-      verdict = this.runBaseChain(chain, hook, meta, ctx, res);
-      if (verdict.kind !== "accept") break;
-    }
-    res.verdict = verdict;
-    return res;
-  }
-
-  /** The base chains `evaluateRange` with these arguments runs, in its order: for callers that fix the range once. */
   chainsIn(hook: Hook, family: 4 | 6, nat: boolean, lo: number, hi: number): readonly CompiledChain[] {
     const chains = this.ruleset.hooks[hookIndex(hook)][family === 4 ? 0 : 1];
     return chains.filter((c) => {
@@ -121,8 +79,8 @@ export class Filter {
   }
 
   /**
-   * `evaluateRange` over chains chosen beforehand by `chainsIn` (of this filter, for the packet's family): the same
-   * walk without filtering the hook's chains per packet.
+   * Runs the given base chains of `hook` (from `chainsIn`, of this filter, for the packet's family) in order until
+   * one gives a verdict other than accept; type nat chains only for a connection's first packet.
    */
   evaluateChains(hook: Hook, chains: readonly CompiledChain[], meta: PacketMeta, ctx: EvalContext): HookResult {
     const res = this.result;
