@@ -169,47 +169,68 @@ async function deleteNamespace(name: string): Promise<string | null> {
 /** A lab process started (its pid) or not (why). */
 type StartResult = { ok: true; pid: number } | { ok: false; message: string };
 
-/** Starts one node's listener in its namespace and waits for it to say it has bound every port. */
-function startListener(
-  ns: string,
-  configPath: string,
-  errPath: string,
-  cmd: { command: string; args: string[]; cwd: string },
+/** How a lab daemon says it is ready: a line on its stdout, or a line in a log file it writes. */
+type Readiness = { readonly stdoutHas: string } | { readonly logFile: string; readonly logHas: string };
+
+/**
+ * Starts a daemon detached in namespace `ns` (it outlives this process: `lab down` stops it by its recorded pid),
+ * its stderr appended to `errPath`, and waits until it says it is ready. `ip netns exec` execs the command itself,
+ * so the child's pid is the daemon's. A failure names `what` and the last lines the daemon wrote to stderr.
+ */
+function startDaemon(
+  what: string,
+  argv: readonly string[],
+  opts: { readonly cwd?: string; readonly errPath: string; readonly ready: Readiness; readonly timeoutMs: number },
 ): Promise<StartResult> {
   return new Promise((done) => {
-    const errFd = openSync(errPath, "a");
-    const child = spawn("ip", ["netns", "exec", ns, cmd.command, ...cmd.args, configPath], {
-      cwd: cmd.cwd,
+    const errFd = openSync(opts.errPath, "a");
+    const onStdout = "stdoutHas" in opts.ready;
+    const child = spawn("ip", argv, {
+      ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
       detached: true,
-      stdio: ["ignore", "pipe", errFd],
+      stdio: ["ignore", onStdout ? "pipe" : "ignore", errFd],
     });
-    const stdout = child.stdout!;
     closeSync(errFd);
-    let seen = "";
     let settled = false;
-    const finish = (r: { ok: true; pid: number } | { ok: false; message: string }): void => {
+    let poll: NodeJS.Timeout | null = null;
+    const finish = (r: StartResult): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      stdout.destroy();
+      if (poll !== null) clearInterval(poll);
+      child.stdout?.destroy();
       child.unref();
       done(r);
     };
     const timer = setTimeout(() => {
-      finish({ ok: false, message: `listener in ${ns} did not start within ${LISTENER_READY_TIMEOUT_MS} ms` });
-    }, LISTENER_READY_TIMEOUT_MS);
-    stdout.setEncoding("utf8").on("data", (d: string) => {
-      seen += d;
-      if (seen.includes(READY_LINE) && child.pid !== undefined) finish({ ok: true, pid: child.pid });
-    });
+      finish({ ok: false, message: `${what} did not start within ${opts.timeoutMs} ms` });
+    }, opts.timeoutMs);
+    const ready = opts.ready;
+    if ("stdoutHas" in ready) {
+      let seen = "";
+      child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+        seen += d;
+        if (seen.includes(ready.stdoutHas) && child.pid !== undefined) finish({ ok: true, pid: child.pid });
+      });
+    } else {
+      poll = setInterval(() => {
+        let log = "";
+        try {
+          log = readFileSync(ready.logFile, "utf8");
+        } catch {
+          // Not written yet.
+        }
+        if (log.includes(ready.logHas) && child.pid !== undefined) finish({ ok: true, pid: child.pid });
+      }, POLL_MS);
+    }
     const failed = (why: string): void => {
       let said = "";
       try {
-        said = readFileSync(errPath, "utf8").trim().split("\n").slice(-3).join(" / ");
+        said = readFileSync(opts.errPath, "utf8").trim().split("\n").slice(-3).join(" / ");
       } catch {
         // No error output.
       }
-      finish({ ok: false, message: `listener in ${ns} ${why}${said === "" ? "" : `: ${said}`}` });
+      finish({ ok: false, message: `${what} ${why}${said === "" ? "" : `: ${said}`}` });
     };
     child.on("error", (e) => {
       failed(`could not start (${e.message})`);
@@ -220,59 +241,32 @@ function startListener(
   });
 }
 
-/** Starts a router's dnsmasq in its namespace and waits until its log says it has bound its sockets. */
+/** Starts one node's listener in its namespace and waits for it to say it has bound every port. */
+function startListener(
+  ns: string,
+  configPath: string,
+  errPath: string,
+  cmd: { command: string; args: string[]; cwd: string },
+): Promise<StartResult> {
+  return startDaemon(`listener in ${ns}`, ["netns", "exec", ns, cmd.command, ...cmd.args, configPath], {
+    cwd: cmd.cwd,
+    errPath,
+    ready: { stdoutHas: READY_LINE },
+    timeoutMs: LISTENER_READY_TIMEOUT_MS,
+  });
+}
+
+/** Starts dnsmasq in its namespace (foreground, -k: it does not fork) and waits until its log says it has bound. */
 export function startResolver(
   ns: string,
   args: readonly string[],
   logPath: string,
   errPath: string,
 ): Promise<StartResult> {
-  return new Promise((done) => {
-    const errFd = openSync(errPath, "a");
-    // `ip netns exec` execs dnsmasq itself, so the child's pid is dnsmasq's (it does not fork with -k).
-    const child = spawn("ip", ["netns", "exec", ns, "dnsmasq", ...args], {
-      detached: true,
-      stdio: ["ignore", "ignore", errFd],
-    });
-    closeSync(errFd);
-    let settled = false;
-    const finish = (r: { ok: true; pid: number } | { ok: false; message: string }): void => {
-      if (settled) return;
-      settled = true;
-      clearInterval(poll);
-      clearTimeout(timer);
-      child.unref();
-      done(r);
-    };
-    const said = (): string => {
-      try {
-        return readFileSync(errPath, "utf8").trim().split("\n").slice(-3).join(" / ");
-      } catch {
-        return "";
-      }
-    };
-    const poll = setInterval(() => {
-      let log = "";
-      try {
-        log = readFileSync(logPath, "utf8");
-      } catch {
-        // Not written yet.
-      }
-      if (log.includes(DNSMASQ_STARTED) && child.pid !== undefined) finish({ ok: true, pid: child.pid });
-    }, POLL_MS);
-    const timer = setTimeout(() => {
-      finish({ ok: false, message: `dnsmasq in ${ns} did not start within ${RESOLVER_READY_TIMEOUT_MS} ms` });
-    }, RESOLVER_READY_TIMEOUT_MS);
-    child.on("error", (e) => {
-      finish({ ok: false, message: `dnsmasq in ${ns} could not start (${e.message})` });
-    });
-    child.on("exit", (code) => {
-      const why = said();
-      finish({
-        ok: false,
-        message: `dnsmasq in ${ns} exited with ${code ?? "a signal"}${why === "" ? "" : `: ${why}`}`,
-      });
-    });
+  return startDaemon(`dnsmasq in ${ns}`, ["netns", "exec", ns, "dnsmasq", ...args], {
+    errPath,
+    ready: { logFile: logPath, logHas: DNSMASQ_STARTED },
+    timeoutMs: RESOLVER_READY_TIMEOUT_MS,
   });
 }
 
