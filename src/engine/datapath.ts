@@ -16,13 +16,21 @@
 import { Conntrack, CtHook, CT_CAUSE_NAMES } from "./conntrack/index.js";
 import type { ConntrackOptions } from "./conntrack/index.js";
 import { CtHelper, HelperNatResult } from "./conntrack/index.js";
-import { Filter, compileRuleset, newEvalContext, rulesetReadsCtFacts, rulesetUsesConntrack } from "./filter/index.js";
+import {
+  Filter,
+  compileRuleset,
+  forwardPathFlowInvariance,
+  newEvalContext,
+  rulesetReadsCtFacts,
+  rulesetUsesConntrack,
+} from "./filter/index.js";
 import type { HookResult } from "./filter/index.js";
 import type {
   CompileError,
   CompiledChain,
   EvalContext,
   FibOracle,
+  FlowInvariance,
   Hook,
   NatRequest,
   RejectReply,
@@ -32,17 +40,21 @@ import type {
 } from "./filter/index.js";
 import { HelperNatHooks, Manip, Nat } from "./nat/index.js";
 import type { NatBehaviour, NatVerdict } from "./nat/index.js";
+import { FlowCache } from "./flow-cache.js";
+import type { ForwardPlan } from "./flow-cache.js";
+import { Ipv4Segment } from "./ipv4-segment.js";
 import { fillPacketMeta } from "./packet-parse.js";
-import { CtDir, CtState, CtStatus, NONE, PacketMeta } from "./packet-meta.js";
+import { CtDir, CtState, CtStatus, NONE, PacketMeta, Proto } from "./packet-meta.js";
 import type { Family } from "./packet-meta.js";
 import { buildIcmpError, buildTcpReset } from "./reject.js";
 import type { Rng } from "./rng.js";
 import { Fib, FibExpression, RouteType, effectiveRpFilter, routeRejection, validateSource } from "./route/index.js";
-import type { RouteSpec, RpFilterMode, RpFilterVerdict } from "./route/index.js";
+import type { Route, RouteSpec, RpFilterMode, RpFilterVerdict } from "./route/index.js";
 import type { WireError } from "../wire/result.js";
-import { readU16, writeU16 } from "../wire/bytes.js";
+import { readU16, readU32, writeU16 } from "../wire/bytes.js";
 import { updateChecksum16 } from "../wire/checksum.js";
-import { Ipv4Field } from "../wire/ipv4.js";
+import { IPV4_HEADER_LEN, Ipv4Field } from "../wire/ipv4.js";
+import { UDP_HEADER_LEN } from "../wire/udp.js";
 import { Ipv6Field } from "../wire/ipv6.js";
 
 /** Hook priorities of the kernel's own steps (include/uapi/linux/netfilter_ipv4.h NF_IP_PRI_*). */
@@ -152,6 +164,11 @@ export interface DatapathOptions {
    */
   readonly tracking?: "auto" | "always";
   readonly nat?: Partial<NatBehaviour>;
+  /**
+   * Remember the forward path's decisions per established flow direction when the ruleset allows it (flow-cache.ts;
+   * default true). Off, every packet walks every chain; the outcome is the same either way.
+   */
+  readonly flowCache?: boolean;
   readonly rng: Rng;
 }
 
@@ -260,6 +277,20 @@ export class Datapath {
   /** One disposition object per interface, built once: a forwarded packet allocates nothing. */
   private readonly forwardedVia: readonly Disposition[];
   private readonly sentVia: readonly Disposition[];
+  /** Decisions kept per established flow direction, or null when DatapathOptions.flowCache is false. */
+  private readonly flowCache: FlowCache | null;
+  /** Per family, whether the ruleset in force lets the forward path's decisions be kept (flow-invariance.ts). */
+  private invariance: FlowInvariance;
+  /** The FIB generation the kept decisions were derived from. */
+  private planFib = 0;
+  private replayed = 0;
+  /** IPv4 packets may take receiveCachedIpv4: plans are kept, IPv4's forward path is invariant, no raw chains. */
+  private cachedIpv4 = false;
+  /** prefetch's slot contents, one batch at a time. */
+  private readonly prefetchSlots = new Int32Array(PREFETCH_BATCH);
+  /** The packet receiveCachedIpv4 is reading. */
+  private readonly segment = new Ipv4Segment();
+  private readonly prefetchTaken = new Uint8Array(PREFETCH_BATCH);
 
   private constructor(opts: DatapathOptions, filter: Filter) {
     this.name = opts.name;
@@ -294,6 +325,17 @@ export class Datapath {
     this.conntrack.onExpected = (e, x) => {
       helperNat.expected(e, x);
     };
+    this.flowCache = (opts.flowCache ?? true) ? new FlowCache(this.conntrack.capacity) : null;
+    this.invariance = forwardPathFlowInvariance(this.currentRuleset);
+    this.cachedIpv4 = this.cachedIpv4Allowed();
+    const cache = this.flowCache;
+    if (cache !== null) {
+      const previous = this.conntrack.onDestroy;
+      this.conntrack.onDestroy = (e) => {
+        previous?.(e);
+        cache.forget(e);
+      };
+    }
     this.fibOracle = new FibExpression(this.fib);
     this.ctx.fib = this.fibOracle;
     this.filterTrace = (event) => {
@@ -308,6 +350,11 @@ export class Datapath {
     });
     if (!compiled.ok) return compiled;
     return { ok: true, value: new Datapath(opts, new Filter(compiled.value)) };
+  }
+
+  /** Packets forwarded by a kept plan instead of a walk of every chain (flow-cache.ts), since the node was built. */
+  get plansReplayed(): number {
+    return this.replayed;
   }
 
   /** The compiled ruleset in force (its counters count since it was installed). */
@@ -335,7 +382,57 @@ export class Datapath {
     this.currentRuleset = ruleset;
     this.tracking = this.tracking || this.trackingOption === "always" || rulesetUsesConntrack(ruleset);
     this.readsCtFacts = rulesetReadsCtFacts(ruleset);
+    this.invariance = forwardPathFlowInvariance(ruleset);
+    this.cachedIpv4 = this.cachedIpv4Allowed();
+    this.flowCache?.clear();
     return { ok: true, value: null };
+  }
+
+  /**
+   * Reads ahead for packets about to be received (as a driver prefetches the descriptors of a NAPI batch): for each
+   * option-less IPv4 TCP or UDP packet at bytes[offsets[k]] (k < count), the conntrack slot of its tuple, then the
+   * record and the plan that slot names, in two passes, so the memory reads of different packets overlap instead
+   * of each packet waiting for its own. Changes nothing: receive() decides the same with or without it. Returns a
+   * value of the words read (for the caller to consume, so the reads are not optimised away).
+   */
+  prefetch(bytes: Uint8Array, offsets: Int32Array, count: number): number {
+    if (!this.cachedIpv4) return 0;
+    const ct = this.conntrack;
+    const slots = this.prefetchSlots;
+    const taken = this.prefetchTaken;
+    let acc = 0;
+    for (let base = 0; base < count; base += slots.length) {
+      const n = Math.min(slots.length, count - base);
+      for (let k = 0; k < n; k++) {
+        const at = offsets[base + k];
+        taken[k] = 0;
+        if (at < 0 || at + IPV4_HEADER_LEN + UDP_HEADER_LEN > bytes.length) continue;
+        if (bytes[at + Ipv4Field.VER_IHL] !== IPV4_NO_OPTIONS) continue;
+        const proto = bytes[at + Ipv4Field.PROTOCOL];
+        if (proto !== Proto.TCP && proto !== Proto.UDP) continue;
+        const l4 = at + IPV4_HEADER_LEN;
+        taken[k] = 1;
+        slots[k] = ct.homeSlotIpv4(
+          proto,
+          readU32(bytes, at + Ipv4Field.SRC) | 0,
+          readU16(bytes, l4),
+          readU32(bytes, at + Ipv4Field.DST) | 0,
+          readU16(bytes, l4 + 2),
+        );
+      }
+      const cache = this.flowCache!;
+      for (let k = 0; k < n; k++) {
+        if (taken[k] === 0) continue;
+        const s = slots[k];
+        acc = (acc + ct.touchSlotEntry(s) + cache.touch(ct.slotNode(s))) | 0;
+      }
+    }
+    return acc;
+  }
+
+  /** Chains before conntrack (raw priority) would run before the entry is known: receiveCachedIpv4 finds it first. */
+  private cachedIpv4Allowed(): boolean {
+    return this.flowCache !== null && this.invariance.v4 && this.stageChains[Stage.PRE_RAW * 2].length === 0;
   }
 
   interfaceIndex(name: string): number {
@@ -344,6 +441,10 @@ export class Datapath {
 
   /** A packet arrives on interface `iif`: the whole receive path (prerouting, routing, input or forward). */
   receive(bytes: Uint8Array, l3: number, length: number, iif: number, now: number, sink: DatapathSink): Disposition {
+    if (this.cachedIpv4 && this.trace === null) {
+      const fast = this.receiveCachedIpv4(bytes, l3, length, iif, now, sink);
+      if (fast !== null) return fast;
+    }
     const meta = this.meta;
     meta.reset();
     const bad = fillPacketMeta(bytes, l3, length, meta);
@@ -351,9 +452,132 @@ export class Datapath {
     meta.iif = iif;
     this.sink = sink;
     this.prepareContext(now);
+    this.current.countedLogging = false;
 
     // PREROUTING
-    let d = this.hookWithConntrack("prerouting", Stage.PRE_RAW, CtHook.PREROUTING, now);
+    const v = this.runFilter(Stage.PRE_RAW);
+    if (v !== null) return this.refuse("prerouting", v, now);
+    const d = this.conntrackStep("prerouting", CtHook.PREROUTING, now);
+    if (d !== null) return d;
+    const planning = this.plannable();
+    if (planning) {
+      const plan = this.flowCache!.get(meta.ctEntry, meta.ctDir);
+      if (plan !== null && this.planApplies(plan)) return this.forwardByPlan(plan, now, sink);
+    }
+    return this.receiveAfterConntrack(planning, now, sink);
+  }
+
+  /**
+   * The receive path of an IPv4 TCP or UDP packet of an entry whose flow direction has a plan, without building
+   * anything the plan makes unnecessary: the header is checked as ip_rcv_core and the transport `error()` checks
+   * would pass it, the entry found without side effects, and only then is the packet committed — meta filled as
+   * fillPacketMeta fills it, conntrack run on the found entry, and the plan replayed if the packet is still
+   * ESTABLISHED with the same facts, else the walk continued after conntrack. Null (nothing done) when any of
+   * that does not hold: the general path then handles the packet from the start.
+   */
+  private receiveCachedIpv4(
+    bytes: Uint8Array,
+    l3: number,
+    length: number,
+    iif: number,
+    now: number,
+    sink: DatapathSink,
+  ): Disposition | null {
+    const ct = this.conntrack;
+    const seg = this.segment;
+    if (!seg.read(bytes, l3, length, ct.verifiesChecksums)) return null;
+    if (this.fib.generation !== this.planFib) return null;
+    ct.beginPacket(now);
+    const node = ct.findIpv4(seg.proto, seg.saddr, seg.sport, seg.daddr, seg.dport, now);
+    if (node === NONE) return null;
+    const plan = this.flowCache!.get(node >> 1, node & 1);
+    if (plan === null || plan.iif !== iif) return null;
+
+    // Committed: meta as fillPacketMeta fills it, then the walk.
+    const meta = this.meta;
+    meta.reset();
+    meta.bytes = bytes;
+    meta.l3 = l3;
+    meta.l4 = seg.l4;
+    meta.length = seg.total;
+    meta.saddr[0] = seg.saddr;
+    meta.daddr[0] = seg.daddr;
+    meta.proto = seg.proto;
+    meta.ttl = seg.ttl;
+    meta.sport = seg.sport;
+    meta.dport = seg.dport;
+    meta.payloadLength = seg.payload;
+    if (seg.proto === Proto.TCP) {
+      meta.seq = seg.seq;
+      meta.ack = seg.ack;
+      meta.tcpFlags = seg.flags;
+      meta.window = seg.window;
+    }
+    meta.iif = iif;
+    this.sink = sink;
+    this.prepareContext(now);
+    this.current.countedLogging = false;
+    // The tcp_error/udp_error checks and the checksum were made by seg.read.
+    if (ct.trackVerified(meta, now, node) !== 0)
+      return { kind: "dropped", hook: "prerouting", reason: { kind: "conntrack-table-full" } };
+    this.syncCtContext();
+    if (meta.ctState !== CtState.ESTABLISHED || meta.ctEntry !== node >> 1 || !this.planApplies(plan))
+      return this.receiveAfterConntrack(this.plannable(), now, sink);
+
+    this.replayed++;
+    const filter = this.current;
+    const counted = plan.counted;
+    for (let i = 0; i < counted.length; i++) {
+      filter.packets[counted[i]]++;
+      filter.bytes[counted[i]] += seg.total;
+    }
+    // Both NAT steps at once (the route they straddle is the plan's): the packet leaves as the inverse of the
+    // other direction's tuple on each end the entry translates (nf_nat_packet).
+    const e = node >> 1;
+    const dir = node & 1;
+    const st = ct.status(e);
+    const srcBit = dir === CtDir.REPLY ? CtStatus.DST_NAT : CtStatus.SRC_NAT;
+    const dstBit = dir === CtDir.REPLY ? CtStatus.SRC_NAT : CtStatus.DST_NAT;
+    if ((st & (srcBit | dstBit)) !== 0) {
+      const other = dir ^ 1;
+      const ports = ct.ports(e, other);
+      const nsaddr = (st & srcBit) !== 0 ? ct.ipv4Dst(e, other) : seg.saddr;
+      const nsport = (st & srcBit) !== 0 ? ports & 0xffff : seg.sport;
+      const ndaddr = (st & dstBit) !== 0 ? ct.ipv4Src(e, other) : seg.daddr;
+      const ndport = (st & dstBit) !== 0 ? ports >>> 16 : seg.dport;
+      seg.rewriteEnds(nsaddr, nsport, ndaddr, ndport);
+      meta.saddr[0] = nsaddr;
+      meta.sport = nsport;
+      meta.daddr[0] = ndaddr;
+      meta.dport = ndport;
+    }
+    const oif = plan.oif;
+    meta.oif = oif;
+    const hop = this.nextHop;
+    const gw = plan.gateway;
+    hop[0] = gw === null ? seg.daddr : gw[0];
+    hop[1] = 0;
+    hop[2] = 0;
+    hop[3] = 0;
+    seg.decrementTtl();
+    meta.ttl = seg.ttl;
+    this.currentHook = "postrouting";
+    const c = this.confirm(now);
+    if (c !== null) return c;
+    // A helper may have resized the packet at confirm (SIP/FTP payload rewriting): send what meta says.
+    sink.transmit(oif, meta.bytes, meta.l3, meta.length, hop);
+    return this.forwardedVia[oif];
+  }
+
+  /** The receive path from PREROUTING's chains after conntrack on; `planning`: keep what it decides (plannable). */
+  private receiveAfterConntrack(planning: boolean, now: number, sink: DatapathSink): Disposition {
+    const meta = this.meta;
+    if (planning) {
+      const filter = this.current;
+      filter.countedCount = 0;
+      filter.countedLogging = true;
+    }
+    let d = this.afterConntrack("prerouting", Stage.PRE_RAW, now);
     if (d !== null) return d;
 
     // Routing decision (ip_route_input_noref): local, forward, or an error.
@@ -398,6 +622,79 @@ export class Datapath {
     if (v !== null) return this.refuse("forward", v, now);
     d = this.postrouting(now);
     if (d !== null) return d;
+    if (planning) this.remember(route);
+    sink.transmit(meta.oif, meta.bytes, meta.l3, meta.length, this.nextHop);
+    return this.forwardedVia[meta.oif];
+  }
+
+  /**
+   * Whether this packet's forward-path decisions may be kept or replayed: an ESTABLISHED packet of a tracked
+   * entry, untraced (a trace shows every step), on a family whose forward chains are flow-invariant.
+   */
+  private plannable(): boolean {
+    const meta = this.meta;
+    const cache = this.flowCache;
+    if (cache === null || this.trace !== null || meta.ctState !== CtState.ESTABLISHED || meta.ctEntry === NONE)
+      return false;
+    if (!(meta.family === 4 ? this.invariance.v4 : this.invariance.v6)) return false;
+    if (this.fib.generation !== this.planFib) {
+      cache.clear();
+      this.planFib = this.fib.generation;
+    }
+    return true;
+  }
+
+  /** A kept plan answers for this packet: same interface, a TTL the router may decrement, same ct facts read. */
+  private planApplies(plan: ForwardPlan): boolean {
+    const meta = this.meta;
+    if (plan.iif !== meta.iif || meta.ttl <= 1) return false;
+    if (!this.readsCtFacts) return true;
+    const ctx = this.ctx;
+    return plan.ctStatus === ctx.ctStatus && plan.ctMark === ctx.ctMark && plan.ctHelper === ctx.ctHelper;
+  }
+
+  /** Keeps what the walk of this ESTABLISHED packet decided, at the point where it is transmitted. */
+  private remember(route: Route): void {
+    const meta = this.meta;
+    const filter = this.current;
+    filter.countedLogging = false;
+    if (filter.countedCount > filter.counted.length) return;
+    const ctx = this.ctx;
+    this.flowCache!.set(meta.ctEntry, meta.ctDir, {
+      iif: meta.iif,
+      oif: route.oif,
+      gateway: route.gateway,
+      ctStatus: ctx.ctStatus,
+      ctMark: ctx.ctMark,
+      ctHelper: ctx.ctHelper,
+      counted: filter.counted.slice(0, filter.countedCount),
+    });
+  }
+
+  /**
+   * The forward path of a packet whose flow direction has a plan: everything the walk decided is taken from it
+   * (PREROUTING's, FORWARD's and POSTROUTING's chains accepted, the route, rp_filter), everything per packet is
+   * done as the walk does it: the entry's NAT both ways, the TTL, the counters, the helpers at confirm.
+   */
+  private forwardByPlan(plan: ForwardPlan, now: number, sink: DatapathSink): Disposition {
+    this.replayed++;
+    const meta = this.meta;
+    const filter = this.current;
+    const counted = plan.counted;
+    for (let i = 0; i < counted.length; i++) {
+      filter.packets[counted[i]]++;
+      filter.bytes[counted[i]] += meta.length;
+    }
+    let d = this.natStep("prerouting", Manip.DST, now);
+    if (d !== null) return d;
+    meta.oif = plan.oif;
+    this.setNextHop(plan.gateway, meta.daddr);
+    decrementTtl(meta);
+    d = this.natStep("postrouting", Manip.SRC, now);
+    if (d !== null) return d;
+    this.currentHook = "postrouting";
+    d = this.confirm(now);
+    if (d !== null) return d;
     sink.transmit(meta.oif, meta.bytes, meta.l3, meta.length, this.nextHop);
     return this.forwardedVia[meta.oif];
   }
@@ -410,6 +707,7 @@ export class Datapath {
     if (bad !== null) return { kind: "dropped", hook: "parse", reason: { kind: "malformed", error: bad } };
     this.sink = sink;
     this.prepareContext(now);
+    this.current.countedLogging = false;
     return this.localOut(now);
   }
 
@@ -445,6 +743,7 @@ export class Datapath {
   private localIn(now: number): Disposition {
     const meta = this.meta;
     this.trace?.({ kind: "route", result: "local", oif: NONE, gateway: null });
+    this.currentHook = "input";
     let v = this.runFilter(Stage.INPUT);
     if (v !== null) return this.refuse("input", v, now);
     const n = this.natStep("input", Manip.SRC, now);
@@ -464,9 +763,16 @@ export class Datapath {
     ctHook: number,
     now: number,
   ): Disposition | null {
-    const meta = this.meta;
-    let v = this.runFilter(stage);
+    const v = this.runFilter(stage);
     if (v !== null) return this.refuse(hook, v, now);
+    const d = this.conntrackStep(hook, ctHook, now);
+    if (d !== null) return d;
+    return this.afterConntrack(hook, stage, now);
+  }
+
+  /** The conntrack step of PREROUTING or OUTPUT (nf_conntrack_in at −200). Null when the packet goes on. */
+  private conntrackStep(hook: "prerouting" | "output", ctHook: number, now: number): Disposition | null {
+    const meta = this.meta;
     if (this.attached) {
       // nf_conntrack_in: an skb that already holds a (non-template) entry is not looked up again, so the reply
       // runs no state machine and refreshes no timeout.
@@ -479,7 +785,13 @@ export class Datapath {
       if (drop !== 0) return { kind: "dropped", hook, reason: { kind: "conntrack-table-full" } };
       this.syncCtContext();
     }
-    v = this.runFilter(stage + STAGE_FILTER);
+    return null;
+  }
+
+  /** PREROUTING or OUTPUT after conntrack: filter chains, DNAT, the later chains. Null when the packet goes on. */
+  private afterConntrack(hook: "prerouting" | "output", stage: number, now: number): Disposition | null {
+    const meta = this.meta;
+    let v = this.runFilter(stage + STAGE_FILTER);
     if (v !== null) return this.refuse(hook, v, now);
     if (hook === "prerouting" && this.nat.inbound(meta)) {
       // EIF/ADF setting: an inbound packet to a live mapping was bound to its inside endpoint; later chains must
@@ -495,6 +807,7 @@ export class Datapath {
   }
 
   private postrouting(now: number): Disposition | null {
+    this.currentHook = "postrouting";
     let v = this.runFilter(Stage.POST);
     if (v !== null) return this.refuse("postrouting", v, now);
     const n = this.natStep("postrouting", Manip.SRC, now);
@@ -763,6 +1076,10 @@ export class Datapath {
   }
 }
 
+/** Packets whose reads prefetch overlaps at a time (a NAPI-sized batch, half of the default budget of 64). */
+const PREFETCH_BATCH = 32;
+/** Version 4, IHL 5: the only IPv4 header receiveCachedIpv4 takes. */
+const IPV4_NO_OPTIONS = 0x45;
 /** ip_decrease_ttl / hop limit, with the RFC 1624 header checksum update for IPv4. */
 function decrementTtl(meta: PacketMeta): void {
   const b = meta.bytes;

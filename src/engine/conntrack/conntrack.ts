@@ -405,8 +405,82 @@ export class Conntrack implements HelperHost {
    * are verified there when enabled) or locally generated.
    */
   track(meta: PacketMeta, now: number, hook: number = CtHook.PREROUTING): number {
+    this.beginPacket(now);
+    return this.classify(meta, now, hook, NONE);
+  }
+
+  /**
+   * `track` at PREROUTING for a packet whose node the caller has already found with `findIpv4` (after
+   * `beginPacket`, with the same `now`): the same checks and state machine, without a second lookup.
+   */
+  trackFound(meta: PacketMeta, now: number, node: number): number {
+    return this.classify(meta, now, CtHook.PREROUTING, node);
+  }
+
+  /** What every classification starts with: the entry a packet released is freed, expiry times rebased. */
+  beginPacket(now: number): void {
     this.flushPending();
     if (this.clock.due(now)) this.clock.rebase(now, this.rec, this.allocated);
+  }
+
+  /**
+   * The node (entry * 2 + dir) of a live, confirmed IPv4 entry holding this tuple, or NONE; unlike the lookup of
+   * `track` it changes nothing (an expired entry is NONE here and deleted by `track`). Addresses are 32-bit words,
+   * signed or not.
+   */
+  findIpv4(proto: number, saddr: number, sport: number, daddr: number, dport: number, now: number): number {
+    const sk = saddr >>> 0;
+    const dk = daddr >>> 0;
+    const ports = ((sport << 16) | dport) >>> 0;
+    const h = this.hash(4, proto, saddr | 0, sport, daddr | 0, dport);
+    const tag = h & this.tagMask;
+    const slots = this.slots;
+    const rec = this.rec;
+    const nodeBits = this.nodeBits;
+    let i = this.home(h);
+    for (;;) {
+      const s = slots[i];
+      if (s === EMPTY) return NONE;
+      if (s >>> nodeBits === tag) {
+        const node = s & this.nodeMask;
+        const r = (node >> 1) * R.STRIDE;
+        const t = r + (node & 1) * R.TUPLE_WORDS;
+        const w = rec[r + R.STATUS];
+        if (
+          rec[t + R.SRC] === sk &&
+          rec[t + R.DST] === dk &&
+          rec[t + R.PORTS] === ports &&
+          ((w >>> PROTO_SHIFT) & PROTO_MASK) === proto &&
+          (w & I.V6) === 0
+        )
+          return this.clock.decode(rec[r + R.EXPIRES]) > now ? node : NONE;
+      }
+      i = i + 1 === this.slotCount ? 0 : i + 1;
+    }
+  }
+
+  /**
+   * The first probe findIpv4 will make for this tuple, read ahead: the home slot's content (a node with its tag,
+   * or EMPTY). Reads only; a caller touching many packets' slots before their records lets the reads overlap.
+   */
+  homeSlotIpv4(proto: number, saddr: number, sport: number, daddr: number, dport: number): number {
+    return this.slots[this.home(this.hash(4, proto, saddr | 0, sport, daddr | 0, dport))];
+  }
+
+  /** The record of the entry a slot content (from homeSlotIpv4) names, read ahead; 0 for EMPTY. */
+  touchSlotEntry(slot: number): number {
+    if (slot === EMPTY) return 0;
+    // A record spans two cache lines: its first and last words.
+    const r = ((slot & this.nodeMask) >> 1) * R.STRIDE;
+    return this.rec[r] + this.rec[r + R.STRIDE - 1];
+  }
+
+  /** The node a slot content names, or NONE for EMPTY. */
+  slotNode(slot: number): number {
+    return slot === EMPTY ? NONE : slot & this.nodeMask;
+  }
+
+  private classify(meta: PacketMeta, now: number, hook: number, found: number): number {
     meta.ctEntry = NONE;
     meta.ctDir = CtDir.ORIGINAL;
     this.lastCause = CtCause.NONE;
@@ -458,9 +532,35 @@ export class Conntrack implements HelperHost {
       !this.checksumOk(meta)
     )
       return this.verdict(meta, CtState.INVALID, CtCause.BAD_CHECKSUM);
+    return this.classifyTuple(meta, now, sport, dport, found);
+  }
 
+  /**
+   * `trackFound` for a TCP or UDP packet whose tcp_error/udp_error checks the caller has made — flag combination,
+   * header lengths and, when `verifiesChecksums`, the transport checksum — with the same outcome: only the state
+   * machine is left to run.
+   */
+  trackVerified(meta: PacketMeta, now: number, node: number): number {
+    meta.ctEntry = NONE;
+    meta.ctDir = CtDir.ORIGINAL;
+    this.lastCause = CtCause.NONE;
+    return this.classifyTuple(meta, now, meta.sport, meta.dport, node);
+  }
+
+  /** Whether PREROUTING packets have their transport checksum verified (nf_conntrack_checksum). */
+  get verifiesChecksums(): boolean {
+    return this.checksum;
+  }
+
+  /** nf_conntrack_in from the lookup on (resolve_normal_ct and the L4 state machine), `found` the node or NONE. */
+  private classifyTuple(meta: PacketMeta, now: number, sport: number, dport: number, found: number): number {
+    const proto = meta.proto;
+    const family = meta.family;
     for (let attempt = 0; attempt < 2; attempt++) {
-      const node = this.lookup(family, proto, meta.saddr, sport, meta.daddr, dport, NONE, now);
+      const node =
+        attempt === 0 && found !== NONE
+          ? found
+          : this.lookup(family, proto, meta.saddr, sport, meta.daddr, dport, NONE, now);
       let e: number;
       let dir: number;
       let ctinfo: number;
@@ -642,13 +742,17 @@ export class Conntrack implements HelperHost {
   // ---------------------------------------------------------------------------------------------------------------
   // Table: hashing, lookup, allocation, early drop, confirmation.
 
-  /** The full 32-bit hash of a tuple: its top bits choose the home slot, its low bits are the slot's tag. */
+  /**
+   * The full 32-bit hash of a tuple: its top bits choose the home slot, its low bits are the slot's tag. Returned
+   * as a signed int32 (every use shifts or masks it), which V8 keeps unboxed where an unsigned value above 2^31
+   * would be a heap number.
+   */
   private hash(family: Family, proto: number, sk: number, sport: number, dk: number, dport: number): number {
     let h = mix(this.seed, sk);
     h = mix(h, dk);
     h = mix(h, (sport << 16) | dport);
     h = mix(h, proto | (family << 8));
-    return (h ^ (h >>> 16)) >>> 0;
+    return h ^ (h >>> 16);
   }
 
   private home(h: number): number {
@@ -993,6 +1097,19 @@ export class Conntrack implements HelperHost {
   }
   src(e: number, dir: number, out: Uint32Array): void {
     this.addrOut(e, dir, 0, out);
+  }
+  /**
+   * An IPv4 entry's tuple as int32 words (`>>> 0` for the unsigned value; signed, they need no heap number):
+   * source and destination address, sport << 16 | dport.
+   */
+  ipv4Src(e: number, dir: number): number {
+    return this.rec[e * R.STRIDE + dir * R.TUPLE_WORDS + R.SRC] | 0;
+  }
+  ipv4Dst(e: number, dir: number): number {
+    return this.rec[e * R.STRIDE + dir * R.TUPLE_WORDS + R.DST] | 0;
+  }
+  ports(e: number, dir: number): number {
+    return this.rec[e * R.STRIDE + dir * R.TUPLE_WORDS + R.PORTS] | 0;
   }
   dst(e: number, dir: number, out: Uint32Array): void {
     this.addrOut(e, dir, 1, out);

@@ -182,6 +182,7 @@ const OPT = {
 } as const;
 const SACK_PERBLOCK = 8;
 
+/** Sequence-number order (the kernel's before/after); pass int32 words (`x | 0`): V8 boxes larger values in calls. */
 function before(a: number, b: number): boolean {
   return ((a - b) | 0) < 0;
 }
@@ -496,11 +497,11 @@ export class TcpTracker {
     const rEnd = win32[r + W.END];
     const maxAckWin = sMaxwin > MAXACKWINCONST ? sMaxwin : MAXACKWINCONST;
     // I. seq <= sender.td_maxend
-    if (!before(seq, (sMaxend + 1) >>> 0)) {
+    if (!before(seq | 0, (sMaxend + 1) | 0)) {
       const overshot = (end - sMaxend + 1) >>> 0;
-      const ackOk = after(sack, (rEnd - maxAckWin - 1) >>> 0);
-      const inRecvWin = rMaxwin !== 0 && after(end, (sEnd - rMaxwin - 1) >>> 0);
-      if (inRecvWin && ackOk && overshot <= rMaxwin && before(sack, (rEnd + 1) >>> 0)) {
+      const ackOk = after(sack | 0, (rEnd - maxAckWin - 1) | 0);
+      const inRecvWin = rMaxwin !== 0 && after(end | 0, (sEnd - rMaxwin - 1) | 0);
+      if (inRecvWin && ackOk && overshot <= rMaxwin && before(sack | 0, (rEnd + 1) | 0)) {
         win32[s + W.END] = end;
         this.setFlags(e, dir, this.flags(e, dir) | F.DATA_UNACKNOWLEDGED);
         return this.windowFail(e, dir, TcpVerdict.IGNORE, TcpCause.OVERSHOOT);
@@ -508,12 +509,12 @@ export class TcpTracker {
       return this.windowFail(e, dir, TcpVerdict.INVALID, TcpCause.SEQ_OVER);
     }
     // III. sack <= receiver.td_end
-    if (!before(sack, (rEnd + 1) >>> 0)) return this.windowFail(e, dir, TcpVerdict.INVALID, TcpCause.ACK_OVER);
+    if (!before(sack | 0, (rEnd + 1) | 0)) return this.windowFail(e, dir, TcpVerdict.INVALID, TcpCause.ACK_OVER);
     // II. seq + len >= sender.td_end - receiver.td_maxwin
-    if (rMaxwin !== 0 && !after(end, (sEnd - rMaxwin - 1) >>> 0))
+    if (rMaxwin !== 0 && !after(end | 0, (sEnd - rMaxwin - 1) | 0))
       return this.windowFail(e, dir, TcpVerdict.IGNORE, TcpCause.SEQ_UNDER);
     // IV. sack >= receiver.td_end - MAXACKWINDOW
-    if (!after(sack, (rEnd - maxAckWin - 1) >>> 0))
+    if (!after(sack | 0, (rEnd - maxAckWin - 1) | 0))
       return this.windowFail(e, dir, TcpVerdict.IGNORE, TcpCause.ACK_UNDER);
 
     // The accept path updates both directions' flags in one word (W.WFLAGS), read once and stored once.
@@ -523,7 +524,7 @@ export class TcpTracker {
     if (!syn) win = (win << ((wfw >>> (dir * WF.DIR_SHIFT)) & SCALE_MASK)) >>> 0;
     const swin = (win + (sack - ack)) >>> 0;
     if (sMaxwin < swin) win32[s + W.MAXWIN] = swin;
-    if (after(end, sEnd)) {
+    if (after(end | 0, sEnd | 0)) {
       win32[s + W.END] = end;
       wfw |= F.DATA_UNACKNOWLEDGED << sFlag;
     }
@@ -531,10 +532,10 @@ export class TcpTracker {
       if ((wfw & (F.MAXACK_SET << sFlag)) === 0) {
         win32[s + W.MAXACK] = ack;
         wfw |= F.MAXACK_SET << sFlag;
-      } else if (after(ack, win32[s + W.MAXACK])) win32[s + W.MAXACK] = ack;
+      } else if (after(ack | 0, win32[s + W.MAXACK] | 0)) win32[s + W.MAXACK] = ack;
     }
-    if (rMaxwin !== 0 && after(end, sMaxend)) win32[r + W.MAXWIN] = (rMaxwin + end - sMaxend) >>> 0;
-    if (after((sack + win) >>> 0, (win32[r + W.MAXEND] - 1) >>> 0)) {
+    if (rMaxwin !== 0 && after(end | 0, sMaxend | 0)) win32[r + W.MAXWIN] = (rMaxwin + end - sMaxend) >>> 0;
+    if (after((sack + win) | 0, (win32[r + W.MAXEND] - 1) | 0)) {
       win32[r + W.MAXEND] = (sack + win + (win === 0 ? 1 : 0)) >>> 0;
     }
     if (ack === rEnd) wfw &= ~(F.DATA_UNACKNOWLEDGED << (SCALE_BITS + (1 - dir) * WF.DIR_SHIFT));

@@ -15,6 +15,9 @@ import type { Hook } from "./ir.js";
 import { assertNever } from "./ir.js";
 import type { LogLine, NatRequest, Verdict } from "./trace.js";
 
+/** How many counter statements one packet's logged walk may run and still be replayed. */
+const COUNTED_MAX = 32;
+
 /** What one hook did to the packet, refilled for every call (read it before the next call). */
 export class HookResult {
   verdict: Verdict | null = null;
@@ -46,6 +49,13 @@ export class Filter {
   /** Packets and bytes counted by `counter` statements, per rule index (CompiledRuleset.rules). */
   readonly packets: Float64Array;
   readonly bytes: Float64Array;
+  /**
+   * While `countedLogging` is set, the rule index of every `counter` statement run is appended here (entries past
+   * the array's end are counted in `countedCount` but not stored): what a cached decision must count again.
+   */
+  readonly counted = new Int32Array(COUNTED_MAX);
+  countedCount = 0;
+  countedLogging = false;
   private readonly tokens: Float64Array;
   private readonly last: Float64Array;
   private readonly result = new HookResult();
@@ -191,6 +201,10 @@ export class Filter {
         case "counter":
           this.packets[rule.ref.index]++;
           this.bytes[rule.ref.index] += meta.length;
+          if (this.countedLogging) {
+            if (this.countedCount < COUNTED_MAX) this.counted[this.countedCount] = rule.ref.index;
+            this.countedCount++;
+          }
           break;
         case "log":
           res.logs.push(op.line);

@@ -16,3 +16,5 @@ export { FiveTupleClassifier, linearFirstMatch, packRules, prefixRange, Dim, DIM
 export type { ClassBenchRule, ClassBenchError, ClassBenchResult } from "./classbench.js";
 export { parseClassBench } from "./classbench.js";
 export { rulesetReadsCtFacts, rulesetUsesConntrack } from "./uses-conntrack.js";
+export type { FlowInvariance } from "./flow-invariance.js";
+export { forwardPathFlowInvariance } from "./flow-invariance.js";

@@ -375,6 +375,8 @@ export class Fib {
   private localExact4 = true;
   private localExact6 = true;
   private readonly addresses: InterfaceAddress[] = [];
+  /** Counts changes (routes and addresses added): whatever was derived from an older FIB must be derived again. */
+  generation = 0;
 
   /**
    * Configures an address on an interface, adding what the kernel adds (fib_add_ifaddr, addrconf): a local
@@ -387,6 +389,7 @@ export class Fib {
       return { ok: false, reason: "bad-prefix-length" };
     const addr = copyAddress(address);
     this.addresses.push({ oif, family, address: addr, prefixLength });
+    this.generation++;
     const local = this.insert(
       { family, prefix: addr, prefixLength: width, type: RouteType.LOCAL, oif },
       "local",
@@ -536,6 +539,7 @@ export class Fib {
           ? this.tables.local6
           : this.tables.main6;
     if (!trie.insert(route)) return { ok: false, reason: "exists" };
+    this.generation++;
     if (table === "local") this.noteLocal(route, trie);
     return { ok: true, route };
   }
