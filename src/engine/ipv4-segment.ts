@@ -30,6 +30,8 @@ const EMPTY_BYTES = new Uint8Array(0);
 export class Ipv4Segment {
   private bytes: Uint8Array = EMPTY_BYTES;
   private view: DataView = new DataView(EMPTY_BYTES.buffer);
+  /** The length `view` was made for (a DataView left out of bounds by a shrink throws even on `byteLength`). */
+  private viewLength = 0;
   l3 = 0;
   l4 = 0;
   total = 0;
@@ -53,13 +55,15 @@ export class Ipv4Segment {
    * checksum are valid and, when `verifyTransport`, whose transport checksum verifies too.
    */
   read(bytes: Uint8Array, l3: number, length: number, verifyTransport: boolean): boolean {
-    if (bytes !== this.bytes) {
-      this.bytes = bytes;
-      this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    }
-    const v = this.view;
     if ((l3 | 0) !== l3 || (length | 0) !== length || l3 < 0 || length < IPV4_HEADER_LEN + UDP_HEADER_LEN) return false;
     if (l3 + length > bytes.length) return false;
+    // A length-tracking array over a resizable ArrayBuffer keeps its identity when the buffer grows or shrinks.
+    if (bytes !== this.bytes || bytes.byteLength !== this.viewLength) {
+      this.bytes = bytes;
+      this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      this.viewLength = bytes.byteLength;
+    }
+    const v = this.view;
     const w0 = v.getUint32(l3);
     if (w0 >>> 24 !== VERSION_IHL_NO_OPTIONS) return false;
     const total = w0 & 0xffff;
@@ -105,6 +109,10 @@ export class Ipv4Segment {
       const ulen = v.getUint16(l4 + UdpField.LENGTH);
       if (ulen < UDP_HEADER_LEN || ulen > avail) return false;
       this.payload = ulen - UDP_HEADER_LEN;
+      this.seq = 0;
+      this.ack = 0;
+      this.flags = 0;
+      this.window = 0;
       checksumAt = l4 + UdpField.CHECKSUM;
     } else return false;
     if (verifyTransport && !(proto === Proto.UDP && v.getUint16(checksumAt) === UDP_NO_CHECKSUM)) {
