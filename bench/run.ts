@@ -5,6 +5,7 @@
 // invalidates V8's ArrayBuffer-detaching protector for the whole process, after which every typed-array and
 // DataView access carries a detach check (~1 ns per parsed packet, measured; plain node does not do this).
 import { spawn } from "node:child_process";
+import { setFlagsFromString } from "node:v8";
 import { readdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -18,6 +19,7 @@ import {
   type MeasureOutcome,
   type Suite,
 } from "./harness.js";
+import { DATAPATH_V8_FLAGS } from "../src/engine/v8-flags.js";
 
 export const USAGE = `usage: npm run bench -- [FILTER...] [--json] [--runs N] [--no-color]
   FILTER      run only measures whose suite name or id contains one of these substrings
@@ -145,10 +147,15 @@ async function runFiles(dir: string, files: readonly string[], args: BenchArgs, 
   return { outcomes, broken, selected };
 }
 
-/** Runs one suite file in a child process (`node --import tsx run.ts --suite-file F`); its stderr passes through. */
+/**
+ * Runs one suite file in a child process (`node FLAGS --import tsx run.ts --suite-file F`, FLAGS the CLI's V8
+ * settings); its stderr passes through.
+ */
 function runFileIsolated(dir: string, file: string, args: BenchArgs, io: BenchIo): Promise<ChildReport> {
   const self = fileURLToPath(import.meta.url);
   const argv = [
+    // The settings the CLI runs the datapath with (src/engine/v8-flags.ts), as command-line flags.
+    ...DATAPATH_V8_FLAGS,
     "--import",
     "tsx",
     self,
@@ -212,6 +219,8 @@ export async function main(argv: readonly string[], dir: string, io: BenchIo): P
     io.out(`${JSON.stringify(report)}\n`);
     return 0;
   }
+  // In-process runs get the CLI's V8 settings too, before any suite code is optimised.
+  if (io.isolate !== true || args.inProcess) for (const flag of DATAPATH_V8_FLAGS) setFlagsFromString(flag);
   const restoreStdout = args.json ? divertStdoutToStderr() : () => undefined;
   let code = 0;
   try {

@@ -51,10 +51,9 @@ import type { Rng } from "./rng.js";
 import { Fib, FibExpression, RouteType, effectiveRpFilter, routeRejection, validateSource } from "./route/index.js";
 import type { Route, RouteSpec, RpFilterMode, RpFilterVerdict } from "./route/index.js";
 import type { WireError } from "../wire/result.js";
-import { readU16, readU32, writeU16 } from "../wire/bytes.js";
+import { readU16, writeU16 } from "../wire/bytes.js";
 import { updateChecksum16 } from "../wire/checksum.js";
-import { IPV4_HEADER_LEN, Ipv4Field } from "../wire/ipv4.js";
-import { UDP_HEADER_LEN } from "../wire/udp.js";
+import { Ipv4Field } from "../wire/ipv4.js";
 import { Ipv6Field } from "../wire/ipv6.js";
 
 /** Hook priorities of the kernel's own steps (include/uapi/linux/netfilter_ipv4.h NF_IP_PRI_*). */
@@ -286,11 +285,8 @@ export class Datapath {
   private replayed = 0;
   /** IPv4 packets may take receiveCachedIpv4: plans are kept, IPv4's forward path is invariant, no raw chains. */
   private cachedIpv4 = false;
-  /** prefetch's slot contents, one batch at a time. */
-  private readonly prefetchSlots = new Int32Array(PREFETCH_BATCH);
   /** The packet receiveCachedIpv4 is reading. */
   private readonly segment = new Ipv4Segment();
-  private readonly prefetchTaken = new Uint8Array(PREFETCH_BATCH);
 
   private constructor(opts: DatapathOptions, filter: Filter) {
     this.name = opts.name;
@@ -386,48 +382,6 @@ export class Datapath {
     this.cachedIpv4 = this.cachedIpv4Allowed();
     this.flowCache?.clear();
     return { ok: true, value: null };
-  }
-
-  /**
-   * Reads ahead for packets about to be received (as a driver prefetches the descriptors of a NAPI batch): for each
-   * option-less IPv4 TCP or UDP packet at bytes[offsets[k]] (k < count), the conntrack slot of its tuple, then the
-   * record and the plan that slot names, in two passes, so the memory reads of different packets overlap instead
-   * of each packet waiting for its own. Changes nothing: receive() decides the same with or without it. Returns a
-   * value of the words read (for the caller to consume, so the reads are not optimised away).
-   */
-  prefetch(bytes: Uint8Array, offsets: Int32Array, count: number): number {
-    if (!this.cachedIpv4) return 0;
-    const ct = this.conntrack;
-    const slots = this.prefetchSlots;
-    const taken = this.prefetchTaken;
-    let acc = 0;
-    for (let base = 0; base < count; base += slots.length) {
-      const n = Math.min(slots.length, count - base);
-      for (let k = 0; k < n; k++) {
-        const at = offsets[base + k];
-        taken[k] = 0;
-        if (at < 0 || at + IPV4_HEADER_LEN + UDP_HEADER_LEN > bytes.length) continue;
-        if (bytes[at + Ipv4Field.VER_IHL] !== IPV4_NO_OPTIONS) continue;
-        const proto = bytes[at + Ipv4Field.PROTOCOL];
-        if (proto !== Proto.TCP && proto !== Proto.UDP) continue;
-        const l4 = at + IPV4_HEADER_LEN;
-        taken[k] = 1;
-        slots[k] = ct.homeSlotIpv4(
-          proto,
-          readU32(bytes, at + Ipv4Field.SRC) | 0,
-          readU16(bytes, l4),
-          readU32(bytes, at + Ipv4Field.DST) | 0,
-          readU16(bytes, l4 + 2),
-        );
-      }
-      const cache = this.flowCache!;
-      for (let k = 0; k < n; k++) {
-        if (taken[k] === 0) continue;
-        const s = slots[k];
-        acc = (acc + ct.touchSlotEntry(s) + cache.touch(ct.slotNode(s))) | 0;
-      }
-    }
-    return acc;
   }
 
   /** Chains before conntrack (raw priority) would run before the entry is known: receiveCachedIpv4 finds it first. */
@@ -1076,10 +1030,6 @@ export class Datapath {
   }
 }
 
-/** Packets whose reads prefetch overlaps at a time (a NAPI-sized batch, half of the default budget of 64). */
-const PREFETCH_BATCH = 32;
-/** Version 4, IHL 5: the only IPv4 header receiveCachedIpv4 takes. */
-const IPV4_NO_OPTIONS = 0x45;
 /** ip_decrease_ttl / hop limit, with the RFC 1624 header checksum update for IPv4. */
 function decrementTtl(meta: PacketMeta): void {
   const b = meta.bytes;

@@ -50,8 +50,6 @@ describe("FlowCache: empty", () => {
     const cache = new FlowCache(ENTRIES);
     for (const [e, d] of nodes(ENTRIES)) expect(cache.get(e, d)).toBeNull();
     expect(cache.bytes()).toBe(0);
-    expect(cache.touch(0)).toBe(0);
-    expect(cache.touch(2 * ENTRIES - 1)).toBe(0);
   });
   it("forget and clear on an empty cache allocate nothing", () => {
     const cache = new FlowCache(ENTRIES);
@@ -199,7 +197,7 @@ describe("FlowCache: sharing plans by content", () => {
   );
 });
 
-describe("FlowCache: forget, clear, touch", () => {
+describe("FlowCache: forget, clear", () => {
   it("forget clears both directions of that entry only", () => {
     const cache = new FlowCache(ENTRIES);
     for (const [e, d] of nodes(ENTRIES)) cache.set(e, d, plan({ ctMark: e * 2 + d }));
@@ -226,25 +224,10 @@ describe("FlowCache: forget, clear, touch", () => {
     cache.set(0, 0, old);
     cache.clear();
     for (const [e, d] of nodes(ENTRIES)) expect(cache.get(e, d)).toBeNull();
-    for (let n = 0; n < 2 * ENTRIES; n++) expect(cache.touch(n)).toBe(0);
     // The same content after a clear is a new plan: the old object is not handed back.
     const fresh = plan();
     cache.set(4, 1, fresh);
     expect(cache.get(4, 1)).toBe(fresh);
-  });
-  it("touch(entry * 2 + dir) is non-zero exactly for nodes with a plan, 0 for negative nodes", () => {
-    const cache = new FlowCache(ENTRIES);
-    cache.set(2, 1, plan());
-    cache.set(5, 0, plan({ oif: 1 }));
-    for (let n = 0; n < 2 * ENTRIES; n++) {
-      const kept = n === 2 * 2 + 1 || n === 5 * 2;
-      expect(cache.touch(n) !== 0).toBe(kept);
-    }
-    expect(cache.touch(-1)).toBe(0);
-    expect(cache.touch(-2 * ENTRIES)).toBe(0);
-    cache.forget(2);
-    expect(cache.touch(2 * 2 + 1)).toBe(0);
-    expect(cache.touch(5 * 2)).not.toBe(0);
   });
 });
 
@@ -302,7 +285,6 @@ describe("FlowCache against a Map model", () => {
       for (const [e, d] of nodes(MODEL_ENTRIES)) {
         const want = model.get(e * 2 + d) ?? null;
         expect(cache.get(e, d)).toEqual(want);
-        expect(cache.touch(e * 2 + d) !== 0).toBe(want !== null);
       }
     }
   });
@@ -330,7 +312,6 @@ describe("FlowCache: running out of plan numbers", () => {
     expect(cache.get(0, 0)).toBeNull();
     expect(cache.get(8, 1)).toBeNull();
     expect(cache.get((PLAN_LIMIT - 1) >> 1, (PLAN_LIMIT - 1) & 1)).toBeNull();
-    expect(cache.touch(0)).toBe(0);
 
     // After the restart the same content as an early plan is a new plan again, and still kept apart.
     const early = distinct(0);

@@ -40,12 +40,6 @@ export class FlowCache {
     return p === 0 ? null : this.plans[p - 1];
   }
 
-  /** The slot of a conntrack node, read ahead (0 when none is kept). */
-  touch(node: number): number {
-    const slots = this.slots;
-    return slots === null || node < 0 ? 0 : slots[node];
-  }
-
   set(entry: number, dir: number, plan: ForwardPlan): void {
     const key = planKey(plan);
     let p = this.byContent.get(key);

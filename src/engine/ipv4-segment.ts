@@ -58,10 +58,10 @@ export class Ipv4Segment {
     if ((l3 | 0) !== l3 || (length | 0) !== length || l3 < 0 || length < IPV4_HEADER_LEN + UDP_HEADER_LEN) return false;
     if (l3 + length > bytes.length) return false;
     // A length-tracking array over a resizable ArrayBuffer keeps its identity when the buffer grows or shrinks.
-    if (bytes !== this.bytes || bytes.byteLength !== this.viewLength) {
+    if (bytes !== this.bytes || bytes.length !== this.viewLength) {
       this.bytes = bytes;
       this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      this.viewLength = bytes.byteLength;
+      this.viewLength = bytes.length;
     }
     const v = this.view;
     const w0 = v.getUint32(l3);

@@ -264,6 +264,8 @@ export class Conntrack implements HelperHost {
   /** Hash index, linear probing: per slot `node | tag << nodeBits` (tag: low hash bits), or EMPTY. */
   private slots: Int32Array;
   private slotCount: number;
+  /** slotCount · 2^-21, exact (a power-of-two scale): home() is one multiply. */
+  private homeScale = 0;
   private readonly nodeBits: number;
   private readonly nodeMask: number;
   private readonly tagMask: number;
@@ -321,6 +323,7 @@ export class Conntrack implements HelperHost {
     this.allocated = Math.min(cap, INITIAL_ENTRIES);
     this.rec = new Uint32Array(this.allocated * R.STRIDE);
     this.slotCount = Math.ceil((this.allocated * 2) / MAX_LOAD);
+    this.homeScale = this.slotCount * HOME_SCALE;
     this.slots = new Int32Array(this.slotCount).fill(EMPTY);
     this.linkFree(0, this.allocated);
     this.tcp = new TcpTracker(
@@ -386,6 +389,7 @@ export class Conntrack implements HelperHost {
     this.allocated = after;
     this.linkFree(before, after);
     this.slotCount = Math.ceil((after * 2) / MAX_LOAD);
+    this.homeScale = this.slotCount * HOME_SCALE;
     this.slots = new Int32Array(this.slotCount).fill(EMPTY);
     for (let e = 0; e < before; e++) {
       if (!(this.word(e) & I.HASHED)) continue;
@@ -457,27 +461,6 @@ export class Conntrack implements HelperHost {
       }
       i = i + 1 === this.slotCount ? 0 : i + 1;
     }
-  }
-
-  /**
-   * The first probe findIpv4 will make for this tuple, read ahead: the home slot's content (a node with its tag,
-   * or EMPTY). Reads only; a caller touching many packets' slots before their records lets the reads overlap.
-   */
-  homeSlotIpv4(proto: number, saddr: number, sport: number, daddr: number, dport: number): number {
-    return this.slots[this.home(this.hash(4, proto, saddr | 0, sport, daddr | 0, dport))];
-  }
-
-  /** The record of the entry a slot content (from homeSlotIpv4) names, read ahead; 0 for EMPTY. */
-  touchSlotEntry(slot: number): number {
-    if (slot === EMPTY) return 0;
-    // A record spans two cache lines: its first and last words.
-    const r = ((slot & this.nodeMask) >> 1) * R.STRIDE;
-    return this.rec[r] + this.rec[r + R.STRIDE - 1];
-  }
-
-  /** The node a slot content names, or NONE for EMPTY. */
-  slotNode(slot: number): number {
-    return slot === EMPTY ? NONE : slot & this.nodeMask;
   }
 
   private classify(meta: PacketMeta, now: number, hook: number, found: number): number {
@@ -756,7 +739,7 @@ export class Conntrack implements HelperHost {
   }
 
   private home(h: number): number {
-    return Math.floor((h >>> HOME_SHIFT) * this.slotCount * HOME_SCALE);
+    return Math.floor((h >>> HOME_SHIFT) * this.homeScale);
   }
 
   private slotOf(node: number, h: number): number {
