@@ -444,6 +444,22 @@ describe("flow cache: the same outcome as walking every chain", () => {
     expect(replayed).toBeGreaterThan(50);
   });
 
+  it("keeps no plan for an entry a RST killed: its number goes to the next connection", () => {
+    // Found by the property: a reply RST to a picked-up flow kills the entry, which is freed at confirm; keeping a
+    // plan for it afterwards wrote into the free list's link.
+    const pair = new Pair(RULESETS[0], 4);
+    pair.packet(0, false, "ack", "none");
+    pair.packet(0, false, "ack", "none");
+    pair.packet(0, true, "rst", "none");
+    expect(pair.cached.conntrack.count()).toBe(0);
+    pair.apply({ kind: "open", flow: 1 });
+    pair.packet(6, true, "ack", "none");
+    pair.packet(1, false, "data", "none");
+    pair.packet(1, true, "ack", "none");
+    expect(pair.cached.conntrack.count()).toBe(2);
+    pair.expectSameState();
+  });
+
   it("agrees when a small table early-drops entries and reuses their numbers", () => {
     const pair = new Pair(RULESETS[0], 4);
     for (let round = 0; round < 4; round++) {

@@ -321,17 +321,9 @@ export class Datapath {
     this.conntrack.onExpected = (e, x) => {
       helperNat.expected(e, x);
     };
-    this.flowCache = (opts.flowCache ?? true) ? new FlowCache(this.conntrack.capacity) : null;
+    this.flowCache = (opts.flowCache ?? true) ? new FlowCache(this.conntrack) : null;
     this.invariance = forwardPathFlowInvariance(this.currentRuleset);
     this.cachedIpv4 = this.cachedIpv4Allowed();
-    const cache = this.flowCache;
-    if (cache !== null) {
-      const previous = this.conntrack.onDestroy;
-      this.conntrack.onDestroy = (e) => {
-        previous?.(e);
-        cache.forget(e);
-      };
-    }
     this.fibOracle = new FibExpression(this.fib);
     this.ctx.fib = this.fibOracle;
     this.filterTrace = (event) => {
@@ -612,7 +604,8 @@ export class Datapath {
     const meta = this.meta;
     const filter = this.current;
     filter.countedLogging = false;
-    if (filter.countedCount > filter.counted.length) return;
+    // A RST may have killed the entry (freed at confirm): its number will go to another connection.
+    if (filter.countedCount > filter.counted.length || !this.conntrack.isListed(meta.ctEntry)) return;
     const ctx = this.ctx;
     this.flowCache!.set(meta.ctEntry, meta.ctDir, {
       iif: meta.iif,

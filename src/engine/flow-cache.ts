@@ -23,20 +23,26 @@ export interface ForwardPlan {
 /** Plan numbers are stored in 16 bits; when they run out the cache starts again empty. */
 const MAX_PLANS = 0xffff;
 
+/**
+ * Where each flow direction's plan number is kept: two 16-bit numbers per conntrack entry (Conntrack keeps them in
+ * the entry's record, so an established packet reads them with the rest of it; a reused entry starts at 0).
+ */
+export interface PlanNumbers {
+  planNumber(entry: number, dir: number): number;
+  setPlanNumber(entry: number, dir: number, n: number): void;
+  clearPlanNumbers(): void;
+}
+
 export class FlowCache {
-  /** Per conntrack node (entry * 2 + direction): plan number + 1, or 0. Allocated with the first plan. */
-  private slots: Uint16Array | null = null;
   private readonly plans: ForwardPlan[] = [];
   /** Plans by their content, so flows with the same decision share one. */
   private readonly byContent = new Map<string, number>();
 
-  constructor(private readonly entries: number) {}
+  constructor(private readonly numbers: PlanNumbers) {}
 
   /** The plan kept for this entry and direction, or null. */
   get(entry: number, dir: number): ForwardPlan | null {
-    const slots = this.slots;
-    if (slots === null) return null;
-    const p = slots[entry * 2 + dir];
+    const p = this.numbers.planNumber(entry, dir);
     return p === 0 ? null : this.plans[p - 1];
   }
 
@@ -49,28 +55,14 @@ export class FlowCache {
       p = this.plans.length;
       this.byContent.set(key, p);
     }
-    this.slots ??= new Uint16Array(this.entries * 2);
-    this.slots[entry * 2 + dir] = p;
-  }
-
-  /** The entry was destroyed: its number will be reused for another connection. */
-  forget(entry: number): void {
-    const slots = this.slots;
-    if (slots === null) return;
-    slots[entry * 2] = 0;
-    slots[entry * 2 + 1] = 0;
+    this.numbers.setPlanNumber(entry, dir, p);
   }
 
   /** Something every plan was derived from changed (the ruleset, a route, an address). */
   clear(): void {
-    this.slots?.fill(0);
+    this.numbers.clearPlanNumbers();
     this.plans.length = 0;
     this.byContent.clear();
-  }
-
-  /** Bytes held besides the plans themselves: two 16-bit plan numbers per conntrack entry. */
-  bytes(): number {
-    return this.slots?.byteLength ?? 0;
   }
 }
 

@@ -675,3 +675,56 @@ function handshakeFtp(ct: Conntrack): number {
   ct.setHelper(a.ctEntry, CtHelper.FTP);
   return a.ctEntry;
 }
+
+describe("per-entry words the datapath keeps: plan numbers and the mark", () => {
+  it("keeps two 16-bit plan numbers per entry, and a reused entry number starts without them", () => {
+    const ct = conntrack({ maxEntries: 1 });
+    const e = handshake(ct);
+    ct.setPlanNumber(e, CtDir.ORIGINAL, 0xffff);
+    ct.setPlanNumber(e, CtDir.REPLY, 7);
+    expect(ct.planNumber(e, CtDir.ORIGINAL)).toBe(0xffff);
+    expect(ct.planNumber(e, CtDir.REPLY)).toBe(7);
+    ct.setPlanNumber(e, CtDir.ORIGINAL, 1);
+    expect([ct.planNumber(e, CtDir.ORIGINAL), ct.planNumber(e, CtDir.REPLY)]).toEqual([1, 7]);
+    ct.setMark(e, 0xdeadbeef);
+    // The one entry expires; the next connection gets its number, with no plans and no mark.
+    ct.gc(10 * 24 * 3600 * SEC);
+    expect(ct.count()).toBe(0);
+    const m = udpPkt(U, 5000, R, 53);
+    expect(pass(ct, m, 10 * 24 * 3600 * SEC)).toBe(CtState.NEW);
+    const again = m.ctEntry;
+    expect(again).toBe(e);
+    expect([ct.planNumber(again, CtDir.ORIGINAL), ct.planNumber(again, CtDir.REPLY)]).toEqual([0, 0]);
+    expect(ct.mark(again)).toBe(0);
+  });
+
+  it("clearPlanNumbers zeroes every live entry's plan numbers and keeps the table usable", () => {
+    const ct = conntrack({ maxEntries: 8 });
+    const a = handshake(ct);
+    const mb = udpPkt(U, 5001, R, 53);
+    pass(ct, mb, 0);
+    const b = mb.ctEntry;
+    ct.setPlanNumber(a, CtDir.REPLY, 3);
+    ct.setPlanNumber(b, CtDir.ORIGINAL, 4);
+    ct.clearPlanNumbers();
+    for (const e of [a, b]) for (const d of [CtDir.ORIGINAL, CtDir.REPLY]) expect(ct.planNumber(e, d)).toBe(0);
+    // The free list (threaded through the same word of free entries) is intact: six more entries fit.
+    for (let i = 0; i < 6; i++) expect(pass(ct, udpPkt(U, 6000 + i, R, 53), 0)).toBe(CtState.NEW);
+    expect(ct.count()).toBe(8);
+  });
+
+  it("keeps marks beside the records: set, read, cleared with 0, listed, and independent of plan numbers", () => {
+    const ct = conntrack();
+    const e = handshake(ct);
+    expect(ct.mark(e)).toBe(0);
+    ct.setMark(e, 0x80000001);
+    ct.setPlanNumber(e, CtDir.REPLY, 9);
+    expect(ct.mark(e)).toBe(0x80000001);
+    expect(ct.list().find((v) => v.id === e)?.mark).toBe(0x80000001);
+    expect(ct.planNumber(e, CtDir.REPLY)).toBe(9);
+    ct.setMark(e, 0);
+    expect(ct.mark(e)).toBe(0);
+    ct.setMark(e, -1);
+    expect(ct.mark(e)).toBe(0xffffffff);
+  });
+});

@@ -157,6 +157,9 @@ const EVICTION_RANGE = 8;
 const EVICTION_SLOTS = EVICTION_RANGE * 2;
 /** Highest load of the hash index (nodes per slot); linear probing stays short below it. */
 const MAX_LOAD = 0.75;
+/** A plan number per direction in the R.PLANS word. */
+const PLAN_BITS = 16;
+const PLAN_MASK = 0xffff;
 const EMPTY = -1;
 /** 2^-21: scales the top 21 bits of a hash onto [0, slots) (multiply-shift range reduction). */
 const HOME_SCALE = 2 ** -21;
@@ -256,7 +259,7 @@ export class Conntrack implements HelperHost {
   /** The helpers' NAT half (nf_nat_sip / nf_nat_ftp), installed by the node when it does NAT. */
   helperNat: HelperNat | null = null;
 
-  /** Entry records (entry-layout.ts R); the free list threads through the R.MARK word of free entries. */
+  /** Entry records (entry-layout.ts R); the free list threads through the R.PLANS word of free entries. */
   private rec: Uint32Array;
   /** Entries allocated so far: the table starts small and doubles up to `capacity` (nf_conntrack_max), so a twin
    *  of many nodes does not allocate every node's maximum up front. */
@@ -273,6 +276,8 @@ export class Conntrack implements HelperHost {
   private v6: Uint32Array | null = null;
   private readonly tcp: TcpTracker;
   private readonly masters = new Map<number, number>();
+  /** `ct mark` of the entries that have one (nf_conn's mark; most entries never get one). */
+  private readonly marks = new Map<number, number>();
 
   private freeHead = NONE;
   private used = 0;
@@ -368,7 +373,7 @@ export class Conntrack implements HelperHost {
   /** Puts entries [from, to) on the free list, lowest index first. */
   private linkFree(from: number, to: number): void {
     for (let e = to - 1; e >= from; e--) {
-      this.rec[e * R.STRIDE + R.MARK] = this.freeHead;
+      this.rec[e * R.STRIDE + R.PLANS] = this.freeHead;
       this.freeHead = e;
     }
   }
@@ -846,10 +851,11 @@ export class Conntrack implements HelperHost {
     }
     const e = this.freeHead;
     const r = e * R.STRIDE;
-    this.freeHead = this.rec[r + R.MARK] | 0;
+    this.freeHead = this.rec[r + R.PLANS] | 0;
     this.used++;
     this.rec[r + R.STATUS] = I.USED | (family === 6 ? I.V6 : 0) | (proto << PROTO_SHIFT);
-    this.rec[r + R.MARK] = 0;
+    // A reused number starts without plans: they were kept for the connection it held before.
+    this.rec[r + R.PLANS] = 0;
     this.setExpires(e, now);
     this.writeTuple(e, CtDir.ORIGINAL, family, src, sport, dst, dport);
     // nf_ct_invert_tuple: ICMP inverts the type, everything else swaps ends.
@@ -1041,8 +1047,9 @@ export class Conntrack implements HelperHost {
     this.onDestroy?.(e);
     if (this.expCount > 0) this.removeExpectationsOf(e);
     this.masters.delete(e);
+    this.marks.delete(e);
     this.rec[e * R.STRIDE + R.STATUS] = 0;
-    this.rec[e * R.STRIDE + R.MARK] = this.freeHead;
+    this.rec[e * R.STRIDE + R.PLANS] = this.freeHead;
     this.freeHead = e;
     this.used--;
   }
@@ -1167,10 +1174,32 @@ export class Conntrack implements HelperHost {
     return this.expiresAt(e);
   }
   mark(e: number): number {
-    return this.rec[e * R.STRIDE + R.MARK];
+    return this.marks.get(e) ?? 0;
   }
   setMark(e: number, m: number): void {
-    this.rec[e * R.STRIDE + R.MARK] = m;
+    const mark = m >>> 0;
+    if (mark === 0) this.marks.delete(e);
+    else this.marks.set(e, mark);
+  }
+  /**
+   * Is the entry in the table: confirmed, hashed, not killed? A packet may still hold an entry that is not (a RST
+   * killed it, or it was freed at confirm), and nothing may be kept for such a number: it will be reused.
+   */
+  isListed(e: number): boolean {
+    return (this.word(e) & (I.USED | I.HASHED | CtStatus.DYING)) === (I.USED | I.HASHED);
+  }
+  /** The datapath's plan number for one direction of a live entry (0: none). */
+  planNumber(e: number, dir: number): number {
+    return (this.rec[e * R.STRIDE + R.PLANS] >>> (dir * PLAN_BITS)) & PLAN_MASK;
+  }
+  setPlanNumber(e: number, dir: number, n: number): void {
+    const at = e * R.STRIDE + R.PLANS;
+    const shift = dir * PLAN_BITS;
+    this.rec[at] = (this.rec[at] & ~(PLAN_MASK << shift)) | ((n & PLAN_MASK) << shift);
+  }
+  /** Every live entry's plan numbers back to 0 (the plans they named are gone). */
+  clearPlanNumbers(): void {
+    for (let e = 0; e < this.allocated; e++) if (this.word(e) & I.USED) this.rec[e * R.STRIDE + R.PLANS] = 0;
   }
   /** The master of an EXPECTED entry (nf_nat_follow_master uses it), else NONE. */
   master(e: number): number {

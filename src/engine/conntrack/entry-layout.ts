@@ -6,6 +6,7 @@
  * Word offsets inside an entry's record. A tuple is three words: source key, destination key, sport << 16 | dport
  * (IPv4 keys are the addresses; IPv6 keys are 32-bit folds, the full words sit in a side table). STATUS holds the
  * CtStatus bits (low 16), the L4 protocol (bits 16–23) and the entry's own bits (24–31, see conntrack.ts `I`).
+ * PLANS is read by every established packet with the rest of the record, instead of a table of its own.
  * TCP is where struct ip_ct_tcp starts (13 words, tcp-tracker.ts `W`); UDP keeps its stream_ts there too, as the
  * kernel's union nf_conntrack_proto does.
  */
@@ -16,7 +17,9 @@ export const R = {
   DST: 1,
   PORTS: 2,
   STATUS: 6,
-  MARK: 7,
+  /** Two 16-bit numbers the node's datapath keeps per direction (its flow cache's plans; 0 = none); on a free
+   *  entry, the free list's link. The entry's mark (rarely set) lives in a side table. */
+  PLANS: 7,
   EXPIRES: 8,
   TCP: 9,
   TCP_WORDS: 13,
