@@ -283,10 +283,13 @@ export class Datapath {
   /** The FIB generation the kept decisions were derived from. */
   private planFib = 0;
   private replayed = 0;
+  private replayedEarly = 0;
   /** IPv4 packets may take receiveCachedIpv4: plans are kept, IPv4's forward path is invariant, no raw chains. */
   private cachedIpv4 = false;
   /** The packet receiveCachedIpv4 is reading. */
   private readonly segment = new Ipv4Segment();
+  /** The array the previous packet arrived in. */
+  private ring: Uint8Array | null = null;
 
   private constructor(opts: DatapathOptions, filter: Filter) {
     this.name = opts.name;
@@ -345,6 +348,11 @@ export class Datapath {
     return this.replayed;
   }
 
+  /** Of those, the packets that took the early IPv4 path (receiveCachedIpv4: packets arriving in one array). */
+  get plansReplayedEarly(): number {
+    return this.replayedEarly;
+  }
+
   /** The compiled ruleset in force (its counters count since it was installed). */
   get filter(): Filter {
     return this.current;
@@ -387,10 +395,15 @@ export class Datapath {
 
   /** A packet arrives on interface `iif`: the whole receive path (prerouting, routing, input or forward). */
   receive(bytes: Uint8Array, l3: number, length: number, iif: number, now: number, sink: DatapathSink): Disposition {
-    if (this.cachedIpv4 && this.trace === null) {
-      const fast = this.receiveCachedIpv4(bytes, l3, length, iif, now, sink);
-      if (fast !== null) return fast;
-    }
+    // The early path reads through a DataView bound to the array the packets arrive in, as a driver's receive ring;
+    // a packet in an array of its own (a simulation's) takes the general path, which replays kept plans too:
+    // making a DataView per packet costs more than the early path saves.
+    if (bytes === this.ring) {
+      if (this.cachedIpv4 && this.trace === null) {
+        const fast = this.receiveCachedIpv4(bytes, l3, length, iif, now, sink);
+        if (fast !== null) return fast;
+      }
+    } else this.ring = bytes;
     const meta = this.meta;
     meta.reset();
     const bad = fillPacketMeta(bytes, l3, length, meta);
@@ -431,8 +444,7 @@ export class Datapath {
   ): Disposition | null {
     const ct = this.conntrack;
     const seg = this.segment;
-    if (!seg.read(bytes, l3, length, ct.verifiesChecksums)) return null;
-    if (this.fib.generation !== this.planFib) return null;
+    if (!seg.read(bytes, l3, length, ct.verifiesChecksums) || this.fib.generation !== this.planFib) return null;
     ct.beginPacket(now);
     const node = ct.findIpv4(seg.proto, seg.saddr, seg.sport, seg.daddr, seg.dport, now);
     if (node === NONE) return null;
@@ -471,6 +483,7 @@ export class Datapath {
       return this.receiveAfterConntrack(this.plannable(), now, sink);
 
     this.replayed++;
+    this.replayedEarly++;
     const filter = this.current;
     const counted = plan.counted;
     for (let i = 0; i < counted.length; i++) {
@@ -614,7 +627,7 @@ export class Datapath {
       ctStatus: ctx.ctStatus,
       ctMark: ctx.ctMark,
       ctHelper: ctx.ctHelper,
-      counted: filter.counted.slice(0, filter.countedCount),
+      counted: filter.countedCount === 0 ? NOTHING_COUNTED : filter.counted.slice(0, filter.countedCount),
     });
   }
 
@@ -1022,6 +1035,9 @@ export class Datapath {
     this.trace!({ kind: "nat", hook, manip, rule: null, before: s, after: s });
   }
 }
+
+/** A plan's counters when its walk ran no `counter` statement (shared: plans are never changed). */
+const NOTHING_COUNTED = new Int32Array(0);
 
 /** ip_decrease_ttl / hop limit, with the RFC 1624 header checksum update for IPv4. */
 function decrementTtl(meta: PacketMeta): void {

@@ -35,8 +35,11 @@ export interface PlanNumbers {
 
 export class FlowCache {
   private readonly plans: ForwardPlan[] = [];
-  /** Plans by their content, so flows with the same decision share one. */
-  private readonly byContent = new Map<string, number>();
+  /**
+   * Plan numbers by a hash of the plan's scalar fields, each bucket compared field by field: flows with the same
+   * decision share one plan, and keeping one builds no key string (a walk keeps a plan for every new flow direction).
+   */
+  private readonly buckets = new Map<number, number[]>();
 
   constructor(private readonly numbers: PlanNumbers) {}
 
@@ -47,13 +50,26 @@ export class FlowCache {
   }
 
   set(entry: number, dir: number, plan: ForwardPlan): void {
-    const key = planKey(plan);
-    let p = this.byContent.get(key);
-    if (p === undefined) {
-      if (this.plans.length >= MAX_PLANS) this.clear();
+    const h = contentHash(plan);
+    let bucket = this.buckets.get(h);
+    let p = 0;
+    if (bucket !== undefined) {
+      for (const q of bucket) {
+        if (samePlan(this.plans[q - 1], plan)) {
+          p = q;
+          break;
+        }
+      }
+    }
+    if (p === 0) {
+      if (this.plans.length >= MAX_PLANS) {
+        this.clear();
+        bucket = undefined;
+      }
       this.plans.push(plan);
       p = this.plans.length;
-      this.byContent.set(key, p);
+      if (bucket === undefined) this.buckets.set(h, [p]);
+      else bucket.push(p);
     }
     this.numbers.setPlanNumber(entry, dir, p);
   }
@@ -62,11 +78,32 @@ export class FlowCache {
   clear(): void {
     this.numbers.clearPlanNumbers();
     this.plans.length = 0;
-    this.byContent.clear();
+    this.buckets.clear();
   }
 }
 
-function planKey(p: ForwardPlan): string {
-  const gw = p.gateway === null ? "-" : Array.from(p.gateway).join(".");
-  return `${p.iif}/${p.oif}/${gw}/${p.ctStatus}/${p.ctMark}/${p.ctHelper}/${Array.from(p.counted).join(",")}`;
+function contentHash(p: ForwardPlan): number {
+  let h = Math.imul(p.iif ^ 0x9e3779b9, 0x85ebca6b) ^ p.oif;
+  h = Math.imul(h ^ (h >>> 15), 0xc2b2ae35) ^ p.ctStatus;
+  h = Math.imul(h ^ (h >>> 13), 0x27d4eb2f) ^ p.ctMark;
+  return (h ^ (h >>> 16) ^ p.counted.length) | 0;
+}
+
+function sameWords(a: ArrayLike<number> | null, b: ArrayLike<number> | null): boolean {
+  if (a === null || b === null) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function samePlan(a: ForwardPlan, b: ForwardPlan): boolean {
+  return (
+    a.iif === b.iif &&
+    a.oif === b.oif &&
+    a.ctStatus === b.ctStatus &&
+    a.ctMark === b.ctMark &&
+    a.ctHelper === b.ctHelper &&
+    sameWords(a.gateway, b.gateway) &&
+    sameWords(a.counted, b.counted)
+  );
 }
