@@ -842,6 +842,9 @@ export class Datapath {
         return this.abandon({ kind: "dropped", hook: this.currentHook, reason: { kind: "nat", reason } });
       }
     }
+    // nf_confirm: after the helper, the sequence adjustment of a connection whose payload it resized.
+    if (!this.conntrack.seqAdjust(meta))
+      return this.abandon({ kind: "dropped", hook: this.currentHook, reason: { kind: "nat", reason: "seq-adjust" } });
     if (this.attached) return null;
     if (!this.conntrack.confirm(meta, now))
       return { kind: "dropped", hook: this.currentHook, reason: { kind: "conntrack-clash" } };

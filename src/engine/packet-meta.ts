@@ -48,6 +48,8 @@ export const CtStatus = {
   SRC_NAT_DONE: 1 << 7,
   DST_NAT_DONE: 1 << 8,
   DYING: 1 << 9,
+  /** IPS_SEQ_ADJUST: a helper resized a TCP payload; later segments are shifted (conntrack/seqadj.ts). */
+  SEQ_ADJUST: 1 << 11,
 } as const;
 
 /** Which tuple of its conntrack entry a packet matched. */

@@ -18,6 +18,7 @@ import { TCP_STATE_NAMES, TcpTimeouts, resolveTimeouts } from "./timeouts.js";
 import type { TimeoutProfile, TimeoutTable } from "./timeouts.js";
 import { CtHelper, runHelper } from "./alg-helper.js";
 import { ExpiryClock, PROTO_SHIFT, R, STATUS_MASK } from "./entry-layout.js";
+import { SeqAdjustments } from "./seqadj.js";
 import type { HelperHost, HelperNat } from "./alg-helper.js";
 import { HelperNatResult } from "./alg-helper.js";
 
@@ -276,6 +277,8 @@ export class Conntrack implements HelperHost {
   private v6: Uint32Array | null = null;
   private readonly tcp: TcpTracker;
   private readonly masters = new Map<number, number>();
+  /** Sequence adjustment of the connections a helper resized a TCP payload of (nf_conn's seqadj extension). */
+  private readonly seqadj = new SeqAdjustments();
   /** `ct mark` of the entries that have one (nf_conn's mark; most entries never get one). */
   private readonly marks = new Map<number, number>();
 
@@ -341,6 +344,7 @@ export class Conntrack implements HelperHost {
       },
       new TcpTimeouts(this.timeouts),
       this.clock,
+      this.seqadj,
     );
     this.udpMs = this.timeouts.udp * MS;
     this.udpStreamMs = this.timeouts.udpStream * MS;
@@ -533,6 +537,28 @@ export class Conntrack implements HelperHost {
     meta.ctDir = CtDir.ORIGINAL;
     this.lastCause = CtCause.NONE;
     return this.classifyTuple(meta, now, meta.sport, meta.dport, node);
+  }
+
+  /**
+   * nf_ct_seqadj_set, from a helper that resized the payload of a TCP segment of direction `dir` with sequence
+   * number `seq` by `off` bytes: the entry gets IPS_SEQ_ADJUST and its later segments are shifted (`seqAdjust`).
+   */
+  setSeqAdjust(e: number, dir: number, seq: number, off: number): void {
+    if (off === 0) return;
+    this.rec[e * R.STRIDE + R.STATUS] |= CtStatus.SEQ_ADJUST;
+    this.seqadj.set(e, dir, seq, off);
+  }
+
+  /**
+   * nf_confirm's nf_ct_seq_adjust, after the helpers: a TCP segment of an entry with IPS_SEQ_ADJUST gets its
+   * sequence number, acknowledgement and SACK blocks shifted. False when it must be dropped (a malformed option
+   * list, as the kernel drops it).
+   */
+  seqAdjust(meta: PacketMeta): boolean {
+    const e = meta.ctEntry;
+    if (e === NONE || meta.proto !== Proto.TCP || meta.l4 === NONE || meta.icmpInner !== NONE) return true;
+    if ((this.word(e) & CtStatus.SEQ_ADJUST) === 0) return true;
+    return this.seqadj.adjust(meta.bytes, meta.l4, e, meta.ctDir);
   }
 
   /** Whether PREROUTING packets have their transport checksum verified (nf_conntrack_checksum). */
@@ -1048,6 +1074,7 @@ export class Conntrack implements HelperHost {
     if (this.expCount > 0) this.removeExpectationsOf(e);
     this.masters.delete(e);
     this.marks.delete(e);
+    this.seqadj.forget(e);
     this.rec[e * R.STRIDE + R.STATUS] = 0;
     this.rec[e * R.STRIDE + R.PLANS] = this.freeHead;
     this.freeHead = e;

@@ -9,6 +9,7 @@ import { readU32 } from "../../wire/bytes.js";
 import { TcpState, type TcpTimeouts } from "./timeouts.js";
 import { R, STATUS_MASK } from "./entry-layout.js";
 import type { ExpiryClock } from "./entry-layout.js";
+import type { SeqAdjustments } from "./seqadj.js";
 
 /** enum tcp_bit_set: the row of the transition table a segment selects. */
 export const TcpIndex = { SYN: 0, SYNACK: 1, FIN: 2, ACK: 3, RST: 4, NONE: 5 } as const;
@@ -208,6 +209,7 @@ export class TcpTracker {
     private readonly opts: TcpTrackerOptions,
     private readonly timeouts: TcpTimeouts,
     private readonly clock: ExpiryClock,
+    private readonly seqadj: SeqAdjustments,
   ) {}
 
   /** The table grew: its records moved to a larger array. */
@@ -459,6 +461,12 @@ export class TcpTracker {
     let win = winRaw;
     let end = TcpTracker.end(meta);
     if (this.flags(e, 1 - dir) & F.SACK_PERM) sack = TcpTracker.sack(meta, sack);
+    if (this.status(e) & CtStatus.SEQ_ADJUST) {
+      // Take into account NAT sequence number mangling: the ack is in the space the other end was shown.
+      const receiverOffset = this.seqadj.offset(e, 1 - dir, (ack - 1) >>> 0);
+      ack = (ack - receiverOffset) >>> 0;
+      sack = (sack - receiverOffset) >>> 0;
+    }
 
     if (win32[s + W.MAXWIN] === 0) {
       if (syn) {

@@ -14,17 +14,19 @@ import {
   rule,
   seedRouter,
   seedRuleset,
+  badChecksums,
   tcpPacket,
+  udpPacket,
   words,
 } from "../datapath.fixture.js";
-import { TcpFlag } from "../packet-meta.js";
+import { CtStatus, TcpFlag } from "../packet-meta.js";
 import { PacketMeta } from "../packet-meta.js";
 import { fillPacketMeta } from "../packet-parse.js";
 import { ExpectNat } from "../conntrack/index.js";
 import { AnnounceFormat } from "../conntrack/index.js";
 import { internetChecksum, pseudoHeaderSumV4, sumWords, foldSum } from "../../wire/checksum.js";
 import { readU16, readU32 } from "../../wire/bytes.js";
-import { formatAnnouncement, mangleInPlace } from "./helper-nat.js";
+import { formatAnnouncement, manglePayload } from "./helper-nat.js";
 
 const U = "192.168.1.10";
 const WAN_IP = "198.51.100.2";
@@ -68,15 +70,15 @@ function tcpChecksumOk(b: Uint8Array): boolean {
   return foldSum(sumWords(b, l4, len, pseudoHeaderSumV4(readU32(b, 12), readU32(b, 16), 6, len))) === 0xffff;
 }
 
-/** U opens TCP to `server`:`port` through the router; returns the masqueraded source port. */
-function handshake(dp: Datapath, server: string, port: number): number {
-  const syn = send(dp, LAN, tcpPacket(U, 40000, server, port, { flags: SYN, seq: 100 }), 0);
+/** `client` (U) opens TCP to `server`:`port` through the router; returns the masqueraded source port. */
+function handshake(dp: Datapath, server: string, port: number, client = U): number {
+  const syn = send(dp, LAN, tcpPacket(client, 40000, server, port, { flags: SYN, seq: 100 }), 0);
   expect(syn.d.kind).toBe("forwarded");
   const natPort = readU16(syn.out!, IP_HEADER);
   expect(
     send(dp, WAN, tcpPacket(server, port, WAN_IP, natPort, { flags: SYN | ACK, seq: 900, ack: 101 }), 1).d.kind,
   ).toBe("forwarded");
-  send(dp, LAN, tcpPacket(U, 40000, server, port, { flags: ACK, seq: 101, ack: 901 }), 2);
+  send(dp, LAN, tcpPacket(client, 40000, server, port, { flags: ACK, seq: 101, ack: 901 }), 2);
   return natPort;
 }
 
@@ -198,18 +200,88 @@ describe("FTP PORT through a masquerading router (nf_nat_ftp)", () => {
     expect(readU16(data.out!, IP_HEADER + 2)).toBe(1025);
   });
 
-  it("drops a PORT whose rewrite would change the length (no TCP sequence adjustment)", () => {
+  // A client whose address is written one character shorter than the WAN address ("192,168,1,5" / "198,51,100,2").
+  const C = "192.168.1.5";
+  const SHORT_PORT = "PORT 192,168,1,5,4,1\r\n";
+
+  it("rewrites a PORT of another length and shifts the connection's later sequence numbers both ways (seqadj)", () => {
     const dp = router("ftp", 21);
-    handshake(dp, REGISTRAR, 21);
-    const cmd = "PORT 192,168,1,9,4,1\r\n";
+    const natPort = handshake(dp, REGISTRAR, 21, C);
     const r = send(
       dp,
       LAN,
-      tcpPacket(U, 40000, REGISTRAR, 21, { flags: ACK | PSH, seq: 101, ack: 901, payload: enc.encode(cmd) }),
+      tcpPacket(C, 40000, REGISTRAR, 21, { flags: ACK | PSH, seq: 101, ack: 901, payload: enc.encode(SHORT_PORT) }),
       3,
     );
-    expect(r.d).toMatchObject({ kind: "dropped", reason: { kind: "nat", reason: "helper-mangle" } });
-    expect(dp.conntrack.listExpectations()).toEqual([]);
+    expect(r.d).toEqual({ kind: "forwarded", oif: WAN });
+    const out = r.out!;
+    expect(payloadOf(out)).toBe("PORT 198,51,100,2,4,1\r\n");
+    expect(readU16(out, 2)).toBe(IP_HEADER + 20 + SHORT_PORT.length + 1);
+    expect(internetChecksum(out, 0, IP_HEADER)).toBe(0);
+    expect(tcpChecksumOk(out)).toBe(true);
+    // The rewritten segment keeps its sequence number; the connection now carries IPS_SEQ_ADJUST.
+    expect(readU32(out, IP_HEADER + 4)).toBe(101);
+    const e = dp.conntrack.list().find((v) => v.original.dport === 21)!;
+    expect(e.status & CtStatus.SEQ_ADJUST).toBe(CtStatus.SEQ_ADJUST);
+    // The server acknowledges what it received (one byte more); the client is told what it sent.
+    const end = 101 + SHORT_PORT.length;
+    const ack = send(dp, WAN, tcpPacket(REGISTRAR, 21, WAN_IP, natPort, { flags: ACK, seq: 901, ack: end + 1 }), 4);
+    expect(ack.d).toEqual({ kind: "forwarded", oif: LAN });
+    expect(readU32(ack.out!, IP_HEADER + 8)).toBe(end);
+    expect(tcpChecksumOk(ack.out!)).toBe(true);
+    // The client's next segment, in its own numbering, reaches the server one byte later in the server's.
+    const noop = send(
+      dp,
+      LAN,
+      tcpPacket(C, 40000, REGISTRAR, 21, { flags: ACK | PSH, seq: end, ack: 901, payload: enc.encode("NOOP\r\n") }),
+      5,
+    );
+    expect(noop.d).toEqual({ kind: "forwarded", oif: WAN });
+    expect(readU32(noop.out!, IP_HEADER + 4)).toBe(end + 1);
+    expect(tcpChecksumOk(noop.out!)).toBe(true);
+    // conntrack followed (nothing out of window), and the server's data connection reaches the client.
+    expect(dp.conntrack.list().find((v) => v.original.dport === 21)?.state).toBe("ESTABLISHED");
+    const data = send(dp, WAN, tcpPacket(REGISTRAR, 20, WAN_IP, 1025, { flags: SYN }), 6);
+    expect(data.d).toEqual({ kind: "forwarded", oif: LAN });
+    expect(readU32(data.out!, 16)).toBe(words(C)[0]);
+  });
+
+  it("conntrack checks the server's acknowledgement in the client's numbering: one byte past it is INVALID", () => {
+    const dp = router("ftp", 21);
+    const natPort = handshake(dp, REGISTRAR, 21, C);
+    send(
+      dp,
+      LAN,
+      tcpPacket(C, 40000, REGISTRAR, 21, { flags: ACK | PSH, seq: 101, ack: 901, payload: enc.encode(SHORT_PORT) }),
+      3,
+    );
+    const end = 101 + SHORT_PORT.length;
+    // An ack past what the server was sent (end + 2 in its numbering, end + 1 in the client's) is past td_end.
+    const events: string[] = [];
+    dp.trace = (ev) => {
+      if (ev.kind === "conntrack") events.push(ev.state);
+    };
+    send(dp, WAN, tcpPacket(REGISTRAR, 21, WAN_IP, natPort, { flags: ACK, seq: 901, ack: end + 2 }), 4);
+    expect(events).toEqual(["invalid"]);
+  });
+
+  it("a retransmission of the rewritten segment is rewritten again without shifting twice", () => {
+    const dp = router("ftp", 21);
+    const natPort = handshake(dp, REGISTRAR, 21, C);
+    const cmd = enc.encode(SHORT_PORT);
+    for (let i = 0; i < 2; i++) {
+      const r = send(
+        dp,
+        LAN,
+        tcpPacket(C, 40000, REGISTRAR, 21, { flags: ACK | PSH, seq: 101, ack: 901, payload: cmd }),
+        3,
+      );
+      expect(readU32(r.out!, IP_HEADER + 4)).toBe(101);
+      expect(payloadOf(r.out!)).toBe("PORT 198,51,100,2,4,1\r\n");
+    }
+    const end = 101 + SHORT_PORT.length;
+    const ack = send(dp, WAN, tcpPacket(REGISTRAR, 21, WAN_IP, natPort, { flags: ACK, seq: 901, ack: end + 1 }), 4);
+    expect(readU32(ack.out!, IP_HEADER + 8)).toBe(end);
   });
 });
 
@@ -224,23 +296,46 @@ describe("formatAnnouncement", () => {
   });
 });
 
-describe("mangleInPlace", () => {
-  test.prop([fc.string({ minLength: 1, maxLength: 40 }), fc.nat({ max: 200 }), fc.boolean()])(
-    "an equal-length rewrite keeps the TCP checksum valid; another length changes nothing",
-    (text, pad, sameLength) => {
-      const body = "x".repeat(pad) + "A".repeat(text.length) + "\r\n";
-      const bytes = tcpPacket(U, 40000, REGISTRAR, 5060, { flags: ACK, payload: enc.encode(body) });
+describe("manglePayload", () => {
+  test.prop([
+    fc.string({ minLength: 0, maxLength: 40 }),
+    fc.nat({ max: 200 }),
+    fc.nat({ max: 30 }),
+    fc.constantFrom("tcp", "udp", "udp-no-checksum"),
+  ])(
+    "any replacement length: the payload, the IP and UDP lengths and every checksum come out right",
+    (text, pad, oldLen, kind) => {
+      const ascii = text.replace(/[^\x20-\x7e]/g, "?");
+      const body = "x".repeat(pad) + "A".repeat(oldLen) + "\r\n";
+      const payload = enc.encode(body);
+      const bytes =
+        kind === "tcp"
+          ? tcpPacket(U, 40000, REGISTRAR, 5060, { flags: ACK, payload })
+          : udpPacket(U, 5060, REGISTRAR, 5060, payload, kind === "udp-no-checksum");
       const meta = new PacketMeta();
       expect(fillPacketMeta(bytes, 0, bytes.length, meta)).toBeNull();
-      const before = bytes.slice();
-      const at = IP_HEADER + 20 + pad;
-      const ascii = text.replace(/[^\x20-\x7e]/g, "?");
-      const ok = mangleInPlace(meta, at, sameLength ? ascii.length : ascii.length + 1, ascii);
-      expect(ok).toBe(sameLength);
-      if (sameLength) {
-        expect(payloadOf(bytes)).toBe("x".repeat(pad) + ascii + "\r\n");
-        expect(tcpChecksumOk(bytes)).toBe(true);
-      } else expect(bytes).toEqual(before);
+      const headers = kind === "tcp" ? IP_HEADER + 20 : IP_HEADER + 8;
+      const delta = manglePayload(meta, headers + pad, oldLen, ascii);
+      expect(delta).toBe(ascii.length - oldLen);
+      const out = meta.bytes.slice(meta.l3, meta.l3 + meta.length);
+      expect(out.length).toBe(bytes.length + ascii.length - oldLen);
+      expect(dec.decode(out.subarray(headers))).toBe("x".repeat(pad) + ascii + "\r\n");
+      expect(readU16(out, 2)).toBe(out.length);
+      expect(badChecksums(out)).toEqual([]);
+      if (kind !== "tcp") expect(readU16(out, IP_HEADER + 4)).toBe(out.length - IP_HEADER);
+      if (kind === "udp-no-checksum") expect(readU16(out, IP_HEADER + 6)).toBe(0);
+      // A grown packet is a new array; a shrunk or equal one stays where it was.
+      expect(meta.bytes === bytes).toBe(ascii.length <= oldLen);
     },
   );
+
+  it("refuses a span outside the payload and a packet that would outgrow 65,535 bytes", () => {
+    const bytes = tcpPacket(U, 40000, REGISTRAR, 5060, { flags: ACK, payload: enc.encode("hello") });
+    const meta = new PacketMeta();
+    expect(fillPacketMeta(bytes, 0, bytes.length, meta)).toBeNull();
+    expect(manglePayload(meta, IP_HEADER + 10, 2, "xy")).toBeNull();
+    expect(manglePayload(meta, IP_HEADER + 20 + 3, 5, "xy")).toBeNull();
+    expect(manglePayload(meta, IP_HEADER + 20, 1, "y".repeat(0x10000))).toBeNull();
+    expect(meta.bytes).toBe(bytes);
+  });
 });

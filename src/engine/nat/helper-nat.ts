@@ -7,8 +7,8 @@
 // arrives, `expected` (conntrack's onExpected, the kernel's expectfn) binds its new entry: DNAT to the saved
 // endpoint, plus the SNAT nf_nat_follow_master / nf_nat_sip_expected add.
 //
-// Payload rewriting keeps the length: a replacement of another length would need TCP sequence adjustment
-// (nf_nat_seqadj.c), which is not modelled, so such a packet is dropped as the kernel drops one it cannot mangle.
+// A replacement of another length resizes the packet (nf_nat_mangle_tcp_packet / nf_nat_mangle_udp_packet); for
+// TCP the connection then gets sequence adjustment (conntrack/seqadj.ts), as nf_nat_ftp and nf_nat_sip ask for.
 import type { HelperNat, PendingExpectation } from "../conntrack/alg-helper.js";
 import { AnnounceFormat, HelperNatResult } from "../conntrack/alg-helper.js";
 import { ExpectFail, ExpectNat } from "../conntrack/conntrack.js";
@@ -16,11 +16,17 @@ import type { Family, PacketMeta } from "../packet-meta.js";
 import { CtDir, CtStatus, Proto } from "../packet-meta.js";
 import { formatIpv4, formatIpv6, wordsToIpv6 } from "../../wire/address.js";
 import { readU32, writeU16 } from "../../wire/bytes.js";
-import { finishChecksum, pseudoHeaderSumV4, pseudoHeaderSumV6, sumWords } from "../../wire/checksum.js";
+import {
+  finishChecksum,
+  internetChecksum,
+  pseudoHeaderSumV4,
+  pseudoHeaderSumV6,
+  sumWords,
+} from "../../wire/checksum.js";
 import { Ipv4Field } from "../../wire/ipv4.js";
-import { Ipv6Field } from "../../wire/ipv6.js";
+import { IPV6_HEADER_LEN, Ipv6Field } from "../../wire/ipv6.js";
 import { TcpField } from "../../wire/tcp.js";
-import { UDP_NO_CHECKSUM, UdpField } from "../../wire/udp.js";
+import { UDP_HEADER_LEN, UDP_NO_CHECKSUM, UdpField } from "../../wire/udp.js";
 
 /** What the NAT half needs of conntrack (src/engine/conntrack/conntrack.ts `Conntrack` satisfies it). */
 export interface HelperNatConntrack {
@@ -51,9 +57,12 @@ export interface HelperNatConntrack {
   expectationSaved(x: number, out: Uint32Array): void;
   expectationSavedPort(x: number): number;
   expectationDir(x: number): number;
+  setSeqAdjust(e: number, dir: number, seq: number, off: number): void;
 }
 
 const MAX_PORT = 0xffff;
+const IHL_MASK = 0x0f;
+const IHL_UNIT = 4;
 const BYTE = 0xff;
 /** RFC 768: a computed UDP checksum of 0 is sent as all ones (0 means "no checksum"). */
 const UDP_ZERO_SUM = 0xffff;
@@ -86,29 +95,67 @@ export function formatAnnouncement(format: number, family: Family, addr: Uint32A
   }
 }
 
+/** The largest IP packet: a rewrite that would grow one past it fails, as enlarge_skb does. */
+const MAX_PACKET = 0xffff;
+
 /**
- * nf_nat_mangle_tcp_packet / nf_nat_mangle_udp_packet for an equal-length replacement: writes `text` over bytes
- * [at, at + len) of the packet and recomputes the transport checksum (an IPv4 UDP checksum of 0 stays 0).
- * False when the length differs or the span is outside the payload.
+ * nf_nat_mangle_tcp_packet / nf_nat_mangle_udp_packet: replaces bytes [at, at + len) of the payload with `text`.
+ * When the lengths differ the packet is resized (mangle_contents: the rest of the payload moves, the IPv4 total
+ * length and header checksum or the IPv6 payload length follow, and the UDP length); a packet that grows is copied
+ * into a new array (meta.bytes, meta.l3 = 0, meta.l4 moved with it), one that shrinks moves in place. The transport
+ * checksum is recomputed (an IPv4 UDP checksum of 0 stays 0). Returns the change in length, or null when the span
+ * is outside the payload or the packet would outgrow 65,535 bytes.
  */
-export function mangleInPlace(meta: PacketMeta, at: number, len: number, text: string): boolean {
-  const b = meta.bytes;
-  const end = meta.l3 + meta.length;
-  if (text.length !== len || at < meta.l4 || at + len > end) return false;
-  for (let i = 0; i < len; i++) b[at + i] = text.charCodeAt(i) & BYTE;
+export function manglePayload(meta: PacketMeta, at: number, len: number, text: string): number | null {
+  const l3 = meta.l3;
+  const end = l3 + meta.length;
+  // mangle_contents works on the payload only: after the TCP header (with options) or the UDP header.
+  const payload =
+    meta.proto === Proto.TCP ? meta.l4 + (meta.bytes[meta.l4 + TcpField.DATA_OFF] >>> 4) * 4 : meta.l4 + UDP_HEADER_LEN;
+  if (at < payload || at + len > end || len < 0) return null;
+  const delta = text.length - len;
+  const length = meta.length + delta;
+  if (length > MAX_PACKET) return null;
+  let b = meta.bytes;
+  let to = at;
+  if (delta > 0) {
+    const grown = new Uint8Array(length);
+    grown.set(b.subarray(l3, at), 0);
+    grown.set(b.subarray(at + len, end), at - l3 + text.length);
+    b = grown;
+    to = at - l3;
+    meta.bytes = grown;
+    meta.l4 -= l3;
+    meta.l3 = 0;
+  } else if (delta < 0) {
+    b.copyWithin(at + text.length, at + len, end);
+  }
+  for (let i = 0; i < text.length; i++) b[to + i] = text.charCodeAt(i) & BYTE;
+  meta.length = length;
+  const ip = meta.l3;
   const l4 = meta.l4;
-  const l4len = end - l4;
+  const l4len = length - (l4 - ip);
+  if (delta !== 0) {
+    if (meta.family === 4) {
+      writeU16(b, ip + Ipv4Field.LENGTH, length);
+      writeU16(b, ip + Ipv4Field.CHECKSUM, 0);
+      writeU16(b, ip + Ipv4Field.CHECKSUM, internetChecksum(b, ip, (b[ip] & IHL_MASK) * IHL_UNIT));
+    } else {
+      writeU16(b, ip + Ipv6Field.PAYLOAD_LEN, length - IPV6_HEADER_LEN);
+    }
+    if (meta.proto === Proto.UDP) writeU16(b, l4 + UdpField.LENGTH, l4len);
+  }
   const field = meta.proto === Proto.TCP ? l4 + TcpField.CHECKSUM : l4 + UdpField.CHECKSUM;
-  if (meta.proto === Proto.UDP && meta.family === 4 && b[field] === 0 && b[field + 1] === 0) return true;
+  if (meta.proto === Proto.UDP && meta.family === 4 && b[field] === 0 && b[field + 1] === 0) return delta;
   writeU16(b, field, 0);
   const pseudo =
     meta.family === 4
-      ? pseudoHeaderSumV4(readU32(b, meta.l3 + Ipv4Field.SRC), readU32(b, meta.l3 + Ipv4Field.DST), meta.proto, l4len)
-      : pseudoHeaderSumV6(b, meta.l3 + Ipv6Field.SRC, b, meta.l3 + Ipv6Field.DST, meta.proto, l4len);
+      ? pseudoHeaderSumV4(readU32(b, ip + Ipv4Field.SRC), readU32(b, ip + Ipv4Field.DST), meta.proto, l4len)
+      : pseudoHeaderSumV6(b, ip + Ipv6Field.SRC, b, ip + Ipv6Field.DST, meta.proto, l4len);
   let sum = finishChecksum(sumWords(b, l4, l4len, pseudo));
   if (meta.proto === Proto.UDP && sum === UDP_NO_CHECKSUM) sum = UDP_ZERO_SUM;
   writeU16(b, field, sum);
-  return true;
+  return delta;
 }
 
 /** The helpers' NAT half of one node: install as `conntrack.helperNat` and wire `expected` to `onExpected`. */
@@ -157,10 +204,14 @@ export class HelperNatHooks implements HelperNat {
     // nf_nat_sip_expect mangles only when the endpoint changed; nf_nat_ftp always writes its command.
     if (!sip || !sameAddr(family, this.newAddr, p.dst) || port !== p.dport) {
       const text = formatAnnouncement(p.format, family, this.newAddr, port);
-      if (!mangleInPlace(meta, p.matchAt, p.matchLen, text)) {
+      const seq = meta.seq;
+      const delta = manglePayload(meta, p.matchAt, p.matchLen, text);
+      if (delta === null) {
         ct.unexpectRelated(x);
         return HelperNatResult.CANNOT_MANGLE;
       }
+      // nf_nat_mangle_tcp_packet: the segment as it came in, shifted by what came before, then this change.
+      if (delta !== 0 && meta.proto === Proto.TCP) ct.setSeqAdjust(e, dir, seq, delta);
     }
     return HelperNatResult.ACCEPT;
   }

@@ -1,7 +1,7 @@
 // Public face of the NAT engine: bindings and per-packet translation (nat.ts), port selection (port-allocator.ts),
 // RFC 4787 behaviour settings (nat-behaviour.ts) and the in-place rewrite primitives (rewrite.ts).
 export { Nat } from "./nat.js";
-export { HelperNatHooks, formatAnnouncement, mangleInPlace } from "./helper-nat.js";
+export { HelperNatHooks, formatAnnouncement, manglePayload } from "./helper-nat.js";
 export type { HelperNatConntrack } from "./helper-nat.js";
 export type { NatConntrack, NatOptions, NatVerdict } from "./nat.js";
 export type { NatRequest } from "../filter/trace.js";

@@ -72,9 +72,16 @@ export type NatVerdict =
        * tuple-clash: the only allowed tuple is taken; no-address: masquerade/redirect found no interface address;
        * bad-icmp-checksum: an ICMP error to translate failed its checksum (nf_nat_icmp_reply_translation);
        * helper-no-port / helper-mangle: a helper's NAT half found no free expectation port, or could not rewrite
-       * the announcement (helper-nat.ts). */
+       * the announcement (helper-nat.ts); seq-adjust: a segment of a resized connection had a malformed option
+       * list (nf_ct_seq_adjust). */
       readonly reason:
-        "port-exhausted" | "tuple-clash" | "no-address" | "bad-icmp-checksum" | "helper-no-port" | "helper-mangle";
+        | "port-exhausted"
+        | "tuple-clash"
+        | "no-address"
+        | "bad-icmp-checksum"
+        | "helper-no-port"
+        | "helper-mangle"
+        | "seq-adjust";
     };
 
 const ACCEPT: NatVerdict = { kind: "accept" };
