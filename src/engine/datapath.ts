@@ -843,7 +843,7 @@ export class Datapath {
       }
     }
     // nf_confirm: after the helper, the sequence adjustment of a connection whose payload it resized.
-    if (!this.conntrack.seqAdjust(meta))
+    if ((this.conntrack.status(meta.ctEntry) & CtStatus.SEQ_ADJUST) !== 0 && !this.conntrack.seqAdjust(meta))
       return this.abandon({ kind: "dropped", hook: this.currentHook, reason: { kind: "nat", reason: "seq-adjust" } });
     if (this.attached) return null;
     if (!this.conntrack.confirm(meta, now))
