@@ -3,7 +3,7 @@
 // (automatic assignment is gone since Linux 4.7, SEMANTICS.md §2.11). Parsing works on text decoded from the
 // payload: helpers run only for helped entries, never on the established fast path, so strings are fine here.
 import type { Family, PacketMeta } from "../packet-meta.js";
-import { CtStatus, Proto } from "../packet-meta.js";
+import { CtState, CtStatus, Proto } from "../packet-meta.js";
 import { parseIpv4, parseIpv6 } from "../../wire/address.js";
 import { readU32 } from "../../wire/bytes.js";
 
@@ -57,6 +57,9 @@ export interface HelperNat {
   expect(meta: PacketMeta, master: number, dir: number, pending: PendingExpectation, now: number): number;
 }
 
+/** The line end nf_conntrack_ftp.c looks for at the end of a segment. */
+const NEWLINE = 0x0a;
+
 /** What the helpers need from the conntrack table. */
 export interface HelperHost {
   /** The NAT half, when the node does NAT (null: expectations keep the announced endpoint). */
@@ -87,6 +90,10 @@ export interface HelperHost {
     now: number,
   ): boolean;
   flushSignalling(master: number): void;
+  /** nf_conntrack_ftp.c find_nl_seq: does a segment of `dir` starting at `seq` start right after a line end? */
+  ftpLineStart(master: number, dir: number, seq: number): boolean;
+  /** update_nl_seq: a segment of `dir` ended a line just before `seq`. */
+  noteFtpLineEnd(master: number, dir: number, seq: number): void;
 }
 
 /** An address as the engine stores it: four 32-bit words (IPv4 in word 0). */
@@ -352,6 +359,42 @@ function expectOrNat(
   return hooks.expect(meta, e, dir, p, now);
 }
 
+/** The FTP helper on a line-start segment: parse the command or reply, expect its data connection. */
+function ftpCommand(
+  host: HelperHost,
+  meta: PacketMeta,
+  e: number,
+  dir: number,
+  payloadAt: number,
+  end: number,
+  now: number,
+): number {
+  const family = host.family(e);
+  const a = parseFtp(payloadText(meta.bytes.subarray(payloadAt, end)), dir === 1);
+  if (!a) return HelperNatResult.ACCEPT;
+  if (a.address && a.address.family !== family) return HelperNatResult.ACCEPT;
+  // nf_conntrack_ftp.c help(): connect where the command says only if it names someone other than the sender.
+  const daddr = a.address && !sameAddress(a.address, family, OWN_SRC) ? a.address.words : OTHER_DST;
+  const format =
+    a.kind === "EPRT" ? AnnounceFormat.FTP_EPRT : a.kind === "229" ? AnnounceFormat.FTP_EPSV : AnnounceFormat.FTP_PORT;
+  return expectOrNat(
+    host,
+    meta,
+    e,
+    dir,
+    daddr,
+    a.port,
+    Proto.TCP,
+    FTP_EXPECT_TIMEOUT_MS,
+    0,
+    EXPECT_NAT_FOLLOW_MASTER,
+    format,
+    payloadAt + a.at,
+    a.len,
+    now,
+  );
+}
+
 /**
  * Runs helper `h` of entry `e` over the payload of the packet in `meta` (from byte `payloadAt`, travelling in
  * `dir`). Returns a HelperNatResult: anything but ACCEPT means the packet must be dropped (NF_DROP).
@@ -372,36 +415,22 @@ export function runHelper(
   host.src(e, dir, OWN_SRC);
   host.dst(e, dir, OWN_DST);
   const end = Math.min(meta.l3 + meta.length, meta.bytes.length);
-  const text = payloadText(meta.bytes.subarray(payloadAt, end));
   if (h === CtHelper.FTP) {
-    const a = parseFtp(text, dir === 1);
-    if (!a) return HelperNatResult.ACCEPT;
-    if (a.address && a.address.family !== family) return HelperNatResult.ACCEPT;
-    // nf_conntrack_ftp.c help(): connect where the command says only if it names someone other than the sender.
-    const daddr = a.address && !sameAddress(a.address, family, OWN_SRC) ? a.address.words : OTHER_DST;
-    const format =
-      a.kind === "EPRT"
-        ? AnnounceFormat.FTP_EPRT
-        : a.kind === "229"
-          ? AnnounceFormat.FTP_EPSV
-          : AnnounceFormat.FTP_PORT;
-    return expectOrNat(
-      host,
-      meta,
-      e,
-      dir,
-      daddr,
-      a.port,
-      Proto.TCP,
-      FTP_EXPECT_TIMEOUT_MS,
-      0,
-      EXPECT_NAT_FOLLOW_MASTER,
-      format,
-      payloadAt + a.at,
-      a.len,
-      now,
-    );
+    // "Until there's been traffic both ways, don't look in packets."
+    if (meta.ctState !== CtState.ESTABLISHED) return HelperNatResult.ACCEPT;
+    // nf_conntrack_ftp.c help(): only a segment that starts where a line ended in this direction is parsed (the
+    // first one of each direction never is), and a segment ending in \n marks where the next line starts — in the
+    // sender's own numbering, whatever the NAT half then does to the segment.
+    const seq = meta.seq >>> 0;
+    const endsInNl = meta.bytes[end - 1] === NEWLINE;
+    const lineEnd = (seq + (end - payloadAt)) >>> 0;
+    const r = host.ftpLineStart(e, dir, seq)
+      ? ftpCommand(host, meta, e, dir, payloadAt, end, now)
+      : HelperNatResult.ACCEPT;
+    if (endsInNl) host.noteFtpLineEnd(e, dir, lineEnd);
+    return r;
   }
+  const text = payloadText(meta.bytes.subarray(payloadAt, end));
   if (h !== CtHelper.SIP) return HelperNatResult.ACCEPT;
   const m = parseSip(text);
   if (!m) return HelperNatResult.ACCEPT;

@@ -603,7 +603,9 @@ describe("expectations (ALG helpers)", () => {
   it("FTP PORT: the server's data connection is RELATED with status EXPECTED", () => {
     const ct = conntrack();
     const e = handshakeFtp(ct);
-    const port = tcpPkt(U, 40000, M, 21, ACK | PSH, 1001, 5001, { data: "PORT 192,168,1,10,4,1\r\n" });
+    const port = tcpPkt(U, 40000, M, 21, ACK | PSH, FTP_CLIENT_LINE, FTP_SERVER_LINE, {
+      data: "PORT 192,168,1,10,4,1\r\n",
+    });
     pass(ct, port, 0);
     ct.help(port, 0);
     expect(ct.listExpectations()).toMatchObject([
@@ -616,10 +618,34 @@ describe("expectations (ALG helpers)", () => {
     expect(ct.listExpectations()).toHaveLength(0);
   });
 
+  it("FTP: only a segment starting where a line of its direction ended is parsed, never the first", () => {
+    const ct = conntrack();
+    pass(ct, tcpPkt(U, 40000, M, 21, SYN, 1000, 0), 0);
+    pass(ct, tcpPkt(M, 21, U, 40000, SYN | ACK, 5000, 1001), 0);
+    const a = tcpPkt(U, 40000, M, 21, ACK, 1001, 5001);
+    pass(ct, a, 0);
+    ct.setHelper(a.ctEntry, CtHelper.FTP);
+    // The client's first data segment is a PORT: not parsed (no line start known yet), but it ends a line.
+    const first = tcpPkt(U, 40000, M, 21, ACK | PSH, 1001, 5001, { data: "PORT 192,168,1,10,4,1\r\n" });
+    pass(ct, first, 0);
+    ct.help(first, 0);
+    expect(ct.listExpectations()).toEqual([]);
+    // A segment in the middle of a line (not at a recorded line start) is not parsed either.
+    const middle = tcpPkt(U, 40000, M, 21, ACK | PSH, 1001 + 23 + 3, 5001, { data: "PORT 192,168,1,10,4,2\r\n" });
+    pass(ct, middle, 0);
+    ct.help(middle, 0);
+    expect(ct.listExpectations()).toEqual([]);
+    // The next line, right where the first ended, is.
+    const next = tcpPkt(U, 40000, M, 21, ACK | PSH, 1001 + 23, 5001, { data: "PORT 192,168,1,10,4,3\r\n" });
+    pass(ct, next, 0);
+    ct.help(next, 0);
+    expect(ct.listExpectations()).toMatchObject([{ dport: 4 * 256 + 3 }]);
+  });
+
   it("FTP 227: the client's passive data connection is RELATED", () => {
     const ct = conntrack();
     handshakeFtp(ct);
-    const r = tcpPkt(M, 21, U, 40000, ACK | PSH, 5001, 1001, {
+    const r = tcpPkt(M, 21, U, 40000, ACK | PSH, FTP_SERVER_LINE, FTP_CLIENT_LINE, {
       data: "227 Entering Passive Mode (203,0,113,66,195,80).\r\n",
     });
     pass(ct, r, 0);
@@ -667,12 +693,26 @@ describe("expectations (ALG helpers)", () => {
   });
 });
 
+/** Sequence numbers after the FTP greeting lines `handshakeFtp` exchanges: where the next line of each side starts. */
+const FTP_CLIENT_LINE = 1001 + "USER anonymous\r\n".length;
+const FTP_SERVER_LINE = 5001 + "220 ready\r\n".length;
+
+/**
+ * U:40000 → M:21 with the FTP helper, then the server's greeting and the client's USER line: the helper parses only
+ * segments that start where a line of the same direction ended (nf_conntrack_ftp.c find_nl_seq), never the first.
+ */
 function handshakeFtp(ct: Conntrack): number {
   pass(ct, tcpPkt(U, 40000, M, 21, SYN, 1000, 0), 0);
   pass(ct, tcpPkt(M, 21, U, 40000, SYN | ACK, 5000, 1001), 0);
   const a = tcpPkt(U, 40000, M, 21, ACK, 1001, 5001);
   pass(ct, a, 0);
   ct.setHelper(a.ctEntry, CtHelper.FTP);
+  const greeting = tcpPkt(M, 21, U, 40000, ACK | PSH, 5001, 1001, { data: "220 ready\r\n" });
+  pass(ct, greeting, 0);
+  ct.help(greeting, 0);
+  const user = tcpPkt(U, 40000, M, 21, ACK | PSH, 1001, FTP_SERVER_LINE, { data: "USER anonymous\r\n" });
+  pass(ct, user, 0);
+  ct.help(user, 0);
   return a.ctEntry;
 }
 

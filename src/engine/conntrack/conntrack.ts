@@ -158,6 +158,9 @@ const EVICTION_RANGE = 8;
 const EVICTION_SLOTS = EVICTION_RANGE * 2;
 /** Highest load of the hash index (nodes per slot); linear probing stays short below it. */
 const MAX_LOAD = 0.75;
+/** nf_conntrack_ftp.c NUM_SEQ_TO_REMEMBER, and the words per direction of ftpLines (count, then the numbers). */
+const FTP_LINES_REMEMBERED = 2;
+const FTP_LINE_WORDS = 1 + FTP_LINES_REMEMBERED;
 /** A plan number per direction in the R.PLANS word. */
 const PLAN_BITS = 16;
 const PLAN_MASK = 0xffff;
@@ -279,6 +282,11 @@ export class Conntrack implements HelperHost {
   private readonly masters = new Map<number, number>();
   /** Sequence adjustment of the connections a helper resized a TCP payload of (nf_conn's seqadj extension). */
   private readonly seqadj = new SeqAdjustments();
+  /**
+   * The FTP helper's line starts per entry (struct nf_ct_ftp_master: seq_aft_nl): per direction a count and up to
+   * two sequence numbers right after a segment that ended in \n.
+   */
+  private readonly ftpLines = new Map<number, Uint32Array>();
   /** `ct mark` of the entries that have one (nf_conn's mark; most entries never get one). */
   private readonly marks = new Map<number, number>();
 
@@ -559,6 +567,34 @@ export class Conntrack implements HelperHost {
     if (e === NONE || meta.proto !== Proto.TCP || meta.l4 === NONE || meta.icmpInner !== NONE) return true;
     if ((this.word(e) & CtStatus.SEQ_ADJUST) === 0) return true;
     return this.seqadj.adjust(meta.bytes, meta.l4, e, meta.ctDir);
+  }
+
+  ftpLineStart(e: number, dir: number, seq: number): boolean {
+    const w = this.ftpLines.get(e);
+    if (w === undefined) return false;
+    const at = dir * FTP_LINE_WORDS;
+    for (let i = 0; i < w[at]; i++) if (w[at + 1 + i] === seq >>> 0) return true;
+    return false;
+  }
+
+  noteFtpLineEnd(e: number, dir: number, seq: number): void {
+    let w = this.ftpLines.get(e);
+    if (w === undefined) {
+      w = new Uint32Array(2 * FTP_LINE_WORDS);
+      this.ftpLines.set(e, w);
+    }
+    const at = dir * FTP_LINE_WORDS;
+    const s = seq >>> 0;
+    const n = w[at];
+    for (let i = 0; i < n; i++) if (w[at + 1 + i] === s) return;
+    if (n < FTP_LINES_REMEMBERED) {
+      w[at + 1 + n] = s;
+      w[at] = n + 1;
+      return;
+    }
+    // update_nl_seq: replace the older of the two, if this one is after it.
+    const oldest = ((w[at + 1] - w[at + 2]) | 0) < 0 ? 0 : 1;
+    if (((w[at + 1 + oldest] - s) | 0) < 0) w[at + 1 + oldest] = s;
   }
 
   /** Whether PREROUTING packets have their transport checksum verified (nf_conntrack_checksum). */
@@ -1075,6 +1111,7 @@ export class Conntrack implements HelperHost {
     this.masters.delete(e);
     this.marks.delete(e);
     this.seqadj.forget(e);
+    this.ftpLines.delete(e);
     this.rec[e * R.STRIDE + R.STATUS] = 0;
     this.rec[e * R.STRIDE + R.PLANS] = this.freeHead;
     this.freeHead = e;

@@ -82,6 +82,41 @@ function handshake(dp: Datapath, server: string, port: number, client = U): numb
   return natPort;
 }
 
+/** Where the next line of each side starts after `ftpSession`'s greeting and USER line. */
+const FTP_CLIENT_LINE = 101 + "USER anonymous\r\n".length;
+const FTP_SERVER_LINE = 901 + "220 ready\r\n".length;
+
+/**
+ * `client` opens an FTP control connection to `server`:21 and the two exchange their first lines (the helper parses
+ * only segments that start where a line of the same direction ended: never the first); returns the NAT port.
+ */
+function ftpSession(dp: Datapath, server: string, client = U): number {
+  const natPort = handshake(dp, server, 21, client);
+  send(
+    dp,
+    WAN,
+    tcpPacket(server, 21, WAN_IP, natPort, {
+      flags: ACK | PSH,
+      seq: 901,
+      ack: 101,
+      payload: enc.encode("220 ready\r\n"),
+    }),
+    2,
+  );
+  send(
+    dp,
+    LAN,
+    tcpPacket(client, 40000, server, 21, {
+      flags: ACK | PSH,
+      seq: 101,
+      ack: FTP_SERVER_LINE,
+      payload: enc.encode("USER anonymous\r\n"),
+    }),
+    2,
+  );
+  return natPort;
+}
+
 const REGISTER =
   `REGISTER sip:${REGISTRAR};transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP ${U}:3389\r\nCSeq: 1 REGISTER\r\n` +
   `Contact: <sip:u@${U}:3389;transport=tcp>;expires=3600\r\nContent-Length: 0\r\n\r\n`;
@@ -184,12 +219,17 @@ describe("SIP REGISTER through a masquerading router (nf_nat_sip)", () => {
 describe("FTP PORT through a masquerading router (nf_nat_ftp)", () => {
   it("rewrites PORT to the WAN address and DNATs the server's data connection to the client", () => {
     const dp = router("ftp", 21);
-    handshake(dp, REGISTRAR, 21);
+    ftpSession(dp, REGISTRAR);
     const cmd = "PORT 192,168,1,10,4,1\r\n";
     const r = send(
       dp,
       LAN,
-      tcpPacket(U, 40000, REGISTRAR, 21, { flags: ACK | PSH, seq: 101, ack: 901, payload: enc.encode(cmd) }),
+      tcpPacket(U, 40000, REGISTRAR, 21, {
+        flags: ACK | PSH,
+        seq: FTP_CLIENT_LINE,
+        ack: FTP_SERVER_LINE,
+        payload: enc.encode(cmd),
+      }),
       3,
     );
     expect(payloadOf(r.out!)).toBe("PORT 198,51,100,2,4,1\r\n");
@@ -206,11 +246,16 @@ describe("FTP PORT through a masquerading router (nf_nat_ftp)", () => {
 
   it("rewrites a PORT of another length and shifts the connection's later sequence numbers both ways (seqadj)", () => {
     const dp = router("ftp", 21);
-    const natPort = handshake(dp, REGISTRAR, 21, C);
+    const natPort = ftpSession(dp, REGISTRAR, C);
     const r = send(
       dp,
       LAN,
-      tcpPacket(C, 40000, REGISTRAR, 21, { flags: ACK | PSH, seq: 101, ack: 901, payload: enc.encode(SHORT_PORT) }),
+      tcpPacket(C, 40000, REGISTRAR, 21, {
+        flags: ACK | PSH,
+        seq: FTP_CLIENT_LINE,
+        ack: FTP_SERVER_LINE,
+        payload: enc.encode(SHORT_PORT),
+      }),
       3,
     );
     expect(r.d).toEqual({ kind: "forwarded", oif: WAN });
@@ -220,12 +265,17 @@ describe("FTP PORT through a masquerading router (nf_nat_ftp)", () => {
     expect(internetChecksum(out, 0, IP_HEADER)).toBe(0);
     expect(tcpChecksumOk(out)).toBe(true);
     // The rewritten segment keeps its sequence number; the connection now carries IPS_SEQ_ADJUST.
-    expect(readU32(out, IP_HEADER + 4)).toBe(101);
+    expect(readU32(out, IP_HEADER + 4)).toBe(FTP_CLIENT_LINE);
     const e = dp.conntrack.list().find((v) => v.original.dport === 21)!;
     expect(e.status & CtStatus.SEQ_ADJUST).toBe(CtStatus.SEQ_ADJUST);
     // The server acknowledges what it received (one byte more); the client is told what it sent.
-    const end = 101 + SHORT_PORT.length;
-    const ack = send(dp, WAN, tcpPacket(REGISTRAR, 21, WAN_IP, natPort, { flags: ACK, seq: 901, ack: end + 1 }), 4);
+    const end = FTP_CLIENT_LINE + SHORT_PORT.length;
+    const ack = send(
+      dp,
+      WAN,
+      tcpPacket(REGISTRAR, 21, WAN_IP, natPort, { flags: ACK, seq: FTP_SERVER_LINE, ack: end + 1 }),
+      4,
+    );
     expect(ack.d).toEqual({ kind: "forwarded", oif: LAN });
     expect(readU32(ack.out!, IP_HEADER + 8)).toBe(end);
     expect(tcpChecksumOk(ack.out!)).toBe(true);
@@ -233,7 +283,12 @@ describe("FTP PORT through a masquerading router (nf_nat_ftp)", () => {
     const noop = send(
       dp,
       LAN,
-      tcpPacket(C, 40000, REGISTRAR, 21, { flags: ACK | PSH, seq: end, ack: 901, payload: enc.encode("NOOP\r\n") }),
+      tcpPacket(C, 40000, REGISTRAR, 21, {
+        flags: ACK | PSH,
+        seq: end,
+        ack: FTP_SERVER_LINE,
+        payload: enc.encode("NOOP\r\n"),
+      }),
       5,
     );
     expect(noop.d).toEqual({ kind: "forwarded", oif: WAN });
@@ -248,39 +303,54 @@ describe("FTP PORT through a masquerading router (nf_nat_ftp)", () => {
 
   it("conntrack checks the server's acknowledgement in the client's numbering: one byte past it is INVALID", () => {
     const dp = router("ftp", 21);
-    const natPort = handshake(dp, REGISTRAR, 21, C);
+    const natPort = ftpSession(dp, REGISTRAR, C);
     send(
       dp,
       LAN,
-      tcpPacket(C, 40000, REGISTRAR, 21, { flags: ACK | PSH, seq: 101, ack: 901, payload: enc.encode(SHORT_PORT) }),
+      tcpPacket(C, 40000, REGISTRAR, 21, {
+        flags: ACK | PSH,
+        seq: FTP_CLIENT_LINE,
+        ack: FTP_SERVER_LINE,
+        payload: enc.encode(SHORT_PORT),
+      }),
       3,
     );
-    const end = 101 + SHORT_PORT.length;
+    const end = FTP_CLIENT_LINE + SHORT_PORT.length;
     // An ack past what the server was sent (end + 2 in its numbering, end + 1 in the client's) is past td_end.
     const events: string[] = [];
     dp.trace = (ev) => {
       if (ev.kind === "conntrack") events.push(ev.state);
     };
-    send(dp, WAN, tcpPacket(REGISTRAR, 21, WAN_IP, natPort, { flags: ACK, seq: 901, ack: end + 2 }), 4);
+    send(dp, WAN, tcpPacket(REGISTRAR, 21, WAN_IP, natPort, { flags: ACK, seq: FTP_SERVER_LINE, ack: end + 2 }), 4);
     expect(events).toEqual(["invalid"]);
   });
 
   it("a retransmission of the rewritten segment is rewritten again without shifting twice", () => {
     const dp = router("ftp", 21);
-    const natPort = handshake(dp, REGISTRAR, 21, C);
+    const natPort = ftpSession(dp, REGISTRAR, C);
     const cmd = enc.encode(SHORT_PORT);
     for (let i = 0; i < 2; i++) {
       const r = send(
         dp,
         LAN,
-        tcpPacket(C, 40000, REGISTRAR, 21, { flags: ACK | PSH, seq: 101, ack: 901, payload: cmd }),
+        tcpPacket(C, 40000, REGISTRAR, 21, {
+          flags: ACK | PSH,
+          seq: FTP_CLIENT_LINE,
+          ack: FTP_SERVER_LINE,
+          payload: cmd,
+        }),
         3,
       );
-      expect(readU32(r.out!, IP_HEADER + 4)).toBe(101);
+      expect(readU32(r.out!, IP_HEADER + 4)).toBe(FTP_CLIENT_LINE);
       expect(payloadOf(r.out!)).toBe("PORT 198,51,100,2,4,1\r\n");
     }
-    const end = 101 + SHORT_PORT.length;
-    const ack = send(dp, WAN, tcpPacket(REGISTRAR, 21, WAN_IP, natPort, { flags: ACK, seq: 901, ack: end + 1 }), 4);
+    const end = FTP_CLIENT_LINE + SHORT_PORT.length;
+    const ack = send(
+      dp,
+      WAN,
+      tcpPacket(REGISTRAR, 21, WAN_IP, natPort, { flags: ACK, seq: FTP_SERVER_LINE, ack: end + 1 }),
+      4,
+    );
     expect(readU32(ack.out!, IP_HEADER + 8)).toBe(end);
   });
 });

@@ -18,8 +18,11 @@ export const RouterAddress = {
   SNAT: "198.51.100.3",
 } as const;
 
-/** LAN hosts the rig gives permanent neighbour entries (the router never has to ARP for them). */
-export const LAN_HOSTS = ["192.168.1.10", "192.168.1.20", "192.168.1.30", "192.168.1.99"] as const;
+/**
+ * LAN hosts the rig gives permanent neighbour entries (the router never has to ARP for them). 192.168.1.5 is written
+ * one character shorter than the WAN address, for helper rewrites that change a payload's length.
+ */
+export const LAN_HOSTS = ["192.168.1.10", "192.168.1.20", "192.168.1.30", "192.168.1.99", "192.168.1.5"] as const;
 /** The host the egress-drop variant blocks, and the port-forward target. */
 export const EGRESS_BLOCKED = "192.168.1.30";
 export const FORWARD_TARGET = "192.168.1.20";
