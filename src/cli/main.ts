@@ -1,10 +1,5 @@
 // Entry point of `mallory` (npm run mallory -- ARGS, and the esbuild bundle dist/mallory.js).
-import { setFlagsFromString } from "node:v8";
-import { DATAPATH_V8_FLAGS } from "../engine/v8-flags.js";
 import { runCli } from "./program.js";
-
-// Before any packet is simulated: the datapath's hot path needs a larger inlining budget (engine/v8-flags.ts).
-for (const flag of DATAPATH_V8_FLAGS) setFlagsFromString(flag);
 
 // `mallory demo --json | head`: the reader went away; stop quietly as other Unix tools do, not with a stack trace.
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {
