@@ -60,6 +60,8 @@ export function renderImportText(r: Ruleset): string {
   const lines: string[] = [];
   for (const t of r.tables) {
     lines.push(`table ${t.family} ${t.name}  (${at(t.origin)})`);
+    for (const h of t.ctHelpers ?? [])
+      lines.push(`  ct helper ${h.name}: ${h.type} over ${h.protocol}, ${h.l3proto ?? t.family}  (${at(h.origin)})`);
     for (const s of t.sets ?? [])
       lines.push(`  set ${s.name}: ${s.keyType.join(" . ")}, ${s.elements.length} elements  (${at(s.origin)})`);
     for (const m of t.maps ?? [])
@@ -107,6 +109,13 @@ export function importJson(r: Ruleset): unknown {
           key: valueText(e.key),
           data: e.data.kind === "verdict" ? verdictText(e.data.verdict) : valueText(e.data.value),
         })),
+      })),
+      ctHelpers: (t.ctHelpers ?? []).map((h) => ({
+        name: h.name,
+        origin: at(h.origin),
+        type: h.type,
+        protocol: h.protocol,
+        l3proto: h.l3proto ?? t.family,
       })),
     })),
   };

@@ -858,8 +858,17 @@ export class Datapath {
     const res = this.evaluateStage(stage);
     if (meta.ctEntry !== NONE) {
       if (res.helper !== null) {
+        const e = meta.ctEntry;
         const id = HELPERS[res.helper] as number | undefined;
-        if (id !== undefined) this.conntrack.setHelper(meta.ctEntry, id);
+        // nft_ct_helper_obj_eval: only a connection's first packets (the entry is not confirmed), of the object's
+        // protocol, and never over a helper already attached.
+        if (
+          id !== undefined &&
+          (this.conntrack.status(e) & CtStatus.CONFIRMED) === 0 &&
+          (res.helperProto === 0 || res.helperProto === meta.proto) &&
+          this.conntrack.helper(e) === CtHelper.NONE
+        )
+          this.conntrack.setHelper(e, id);
       }
       if (res.ctMarkSet) this.conntrack.setMark(meta.ctEntry, res.ctMark);
     }

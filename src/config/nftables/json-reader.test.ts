@@ -278,10 +278,10 @@ describe("readNftJson diagnostics", () => {
     expect(r.diagnostics[0].message).toContain('"queue"');
   });
 
-  it("reports objects the model lacks (ct helper, netdev) as unsupported", () => {
+  it("reports objects the model lacks (ct timeout, netdev) as unsupported", () => {
     const r = readNftJson(
       wrap(
-        ' {"ct helper": {"family": "inet", "name": "h", "table": "t", "type": "ftp", "protocol": "tcp"}}',
+        ' {"ct timeout": {"family": "inet", "name": "h", "table": "t", "protocol": "tcp", "l3proto": "ip"}}',
         ' {"table": {"family": "netdev", "name": "n"}}',
         ' {"rule": {"family": "inet", "table": "t", "chain": "c", "expr": [{"match": {"op": "==", "left": {"ct": {"key": "mark", "dir": "reply"}}, "right": 1}}]}}',
       ),
@@ -292,6 +292,34 @@ describe("readNftJson diagnostics", () => {
       ["unsupported", 4, 12],
       ["unsupported", 5, 98],
     ]);
+  });
+
+  it("reads ct helper objects, and refuses one for another protocol", () => {
+    const ok = readNftJson(
+      wrap(
+        ' {"table": {"family": "inet", "name": "t"}}',
+        ' {"ct helper": {"family": "inet", "table": "t", "name": "ftp-standard", "handle": 3, "type": "ftp", "protocol": "tcp", "l3proto": "inet"}}',
+      ),
+      { source: "h.json" },
+    );
+    expect(ok.diagnostics).toEqual([]);
+    expect(ok.ruleset!.tables[0].ctHelpers).toEqual([
+      {
+        name: "ftp-standard",
+        origin: { source: "h.json", line: 4, column: 16 },
+        type: "ftp",
+        protocol: "tcp",
+        l3proto: "inet",
+      },
+    ]);
+    const bad = readNftJson(
+      wrap(
+        ' {"table": {"family": "inet", "name": "t"}}',
+        ' {"ct helper": {"family": "inet", "table": "t", "name": "x", "type": "ftp", "protocol": "sctp"}}',
+      ),
+      { source: "h.json" },
+    );
+    expect(bad.diagnostics.map((d) => d.severity)).toEqual(["unsupported"]);
   });
 
   it("reports rules of unknown chains and bad shapes as errors", () => {

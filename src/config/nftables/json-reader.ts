@@ -6,6 +6,7 @@
 
 import { parseIp } from "../../wire/address.js";
 import type {
+  CtHelperObject,
   Chain,
   ChainPolicy,
   ChainType,
@@ -771,6 +772,7 @@ interface TableBuilder {
   readonly chains: ChainBuilder[];
   readonly sets: NamedSet[];
   readonly maps: NamedMap[];
+  readonly ctHelpers: CtHelperObject[];
 }
 
 interface ChainBuilder {
@@ -805,6 +807,24 @@ function setFlags(r: Reader, n: JsonNode | undefined): SetFlag[] | undefined {
   const bad = flags.find((f) => !includes(SET_FLAGS, f));
   if (bad !== undefined) throw unsupported(r, n, `the set flag ${bad}`);
   return flags as SetFlag[];
+}
+
+/** `{"ct helper": {"family", "table", "name", "handle", "type", "protocol", "l3proto"}}`. */
+function readCtHelper(r: Reader, n: JsonNode): CtHelperObject {
+  checkKeys(r, n, ["family", "table", "name", "handle", "type", "protocol", "l3proto", "comment"], "ct helper");
+  const protocol = str(r, field(n, "protocol"), n, "protocol");
+  if (protocol !== "tcp" && protocol !== "udp") throw unsupported(r, n, `a ct helper for protocol ${protocol}`);
+  const l3 = optStr(r, field(n, "l3proto"), "l3proto");
+  if (l3 !== undefined && l3 !== "ip" && l3 !== "ip6" && l3 !== "inet") throw unsupported(r, n, `l3proto ${l3}`);
+  const comment = optStr(r, field(n, "comment"), "comment");
+  return {
+    name: str(r, field(n, "name"), n, "ct helper name"),
+    origin: origin(r, n),
+    type: str(r, field(n, "type"), n, "ct helper type"),
+    protocol,
+    ...(l3 === undefined ? {} : { l3proto: l3 }),
+    ...(comment === undefined ? {} : { comment }),
+  };
 }
 
 function readSet(r: Reader, n: JsonNode): NamedSet {
@@ -925,6 +945,7 @@ function readObject(r: Reader, n: JsonNode, tables: Map<string, TableBuilder>): 
         chains: [],
         sets: [],
         maps: [],
+        ctHelpers: [],
       });
       return;
     }
@@ -949,6 +970,9 @@ function readObject(r: Reader, n: JsonNode, tables: Map<string, TableBuilder>): 
       return;
     case "map":
       ownerTable(r, v, tables).maps.push(readMap(r, v));
+      return;
+    case "ct helper":
+      ownerTable(r, v, tables).ctHelpers.push(readCtHelper(r, v));
       return;
     default:
       if (WRAPPERS.has(e.key)) {
@@ -1006,6 +1030,7 @@ export function readNftJson(
       chains: t.chains.map((c) => ({ ...c.chain, rules: c.rules })),
       ...(t.sets.length === 0 ? {} : { sets: t.sets }),
       ...(t.maps.length === 0 ? {} : { maps: t.maps }),
+      ...(t.ctHelpers.length === 0 ? {} : { ctHelpers: t.ctHelpers }),
       ...(t.comment === undefined ? {} : { comment: t.comment }),
     })),
   };

@@ -2,6 +2,7 @@
 // `nft -j list ruleset` prints, which `nft -j -f` also loads: objects without a command are added.
 
 import type {
+  CtHelperObject,
   Chain,
   Expr,
   NamedMap,
@@ -199,6 +200,20 @@ function keyTypeJson(types: readonly string[]): Json {
   return types.length === 1 ? types[0] : [...types];
 }
 
+function ctHelperJson(t: Table, h: CtHelperObject): Json {
+  return {
+    "ct helper": {
+      family: t.family,
+      table: t.name,
+      name: h.name,
+      type: h.type,
+      protocol: h.protocol,
+      l3proto: h.l3proto ?? t.family,
+      ...(h.comment === undefined ? {} : { comment: h.comment }),
+    },
+  };
+}
+
 function setJson(t: Table, s: NamedSet): Json {
   return {
     set: {
@@ -271,6 +286,8 @@ export function writeNftJson(r: Ruleset): string {
     // Chains before maps: nft resolves a verdict map element's `jump` target when it adds the element and refuses
     // an unknown chain (ENOENT). Sets and maps before the rules that reference them.
     for (const c of t.chains) objects.push(chainJson(t, c));
+    // Helper objects before the rules whose `ct helper set` names them.
+    for (const h of t.ctHelpers ?? []) objects.push(ctHelperJson(t, h));
     for (const s of t.sets ?? []) objects.push(setJson(t, s));
     for (const m of t.maps ?? []) objects.push(mapJson(t, m));
     for (const c of t.chains) for (const rule of c.rules) objects.push(ruleJson(t, c, rule));

@@ -426,6 +426,16 @@ function normTable(t: Table): unknown {
         ...(m.comment === undefined ? {} : { comment: m.comment }),
       })),
     ),
+    // The kernel prints every helper's l3proto, the table's family when none was given.
+    ctHelpers: sortByKey(
+      (t.ctHelpers ?? []).map((h) => ({
+        name: h.name,
+        type: h.type,
+        protocol: h.protocol,
+        l3proto: h.l3proto ?? t.family,
+        ...(h.comment === undefined ? {} : { comment: h.comment }),
+      })),
+    ),
   };
 }
 

@@ -754,6 +754,42 @@ describe("define, include and the fw4 default", () => {
   });
 });
 
+describe("ct helper objects", () => {
+  it("reads an object (type, protocol, l3proto, comment) and the rule that names it", () => {
+    const r = ok(
+      'table inet t {\n  ct helper ftp-standard {\n    type "ftp" protocol tcp\n    l3proto inet\n    comment "FTP"\n  }\n' +
+        '  ct helper sip { type "sip" protocol udp; }\n  chain c { tcp dport 21 ct helper set "ftp-standard" }\n}',
+    );
+    expect(r.tables[0].ctHelpers).toEqual([
+      {
+        name: "ftp-standard",
+        origin: { source: "t.nft", line: 2, column: 3 },
+        type: "ftp",
+        protocol: "tcp",
+        l3proto: "inet",
+        comment: "FTP",
+      },
+      { name: "sip", origin: { source: "t.nft", line: 7, column: 3 }, type: "sip", protocol: "udp" },
+    ]);
+    expect(r.tables[0].chains[0].rules[0].exprs.at(-1)).toEqual({ kind: "ct-helper-set", name: "ftp-standard" });
+  });
+
+  it("names what is wrong with an object, and other ct objects stay unsupported", () => {
+    expect(errors("table ip t { ct helper h { l3proto ip } }")).toEqual([
+      "1:14: error: ct helper h needs 'type \"<helper>\" protocol tcp|udp'",
+    ]);
+    expect(errors('table ip t { ct helper h { type "ftp" protocol sctp } }')).toEqual([
+      "1:48: error: expected 'tcp' or 'udp' after 'protocol', got 'sctp'",
+    ]);
+    expect(
+      errors('table ip t { ct helper h { type "ftp" protocol tcp }\n ct helper h { type "sip" protocol udp } }'),
+    ).toEqual(["2:2: error: ct helper h is declared twice"]);
+    expect(errors("table ip t { ct timeout x { protocol tcp; } }")).toEqual([
+      "1:14: unsupported: a named ct timeout object is not supported by Mallory's ruleset model",
+    ]);
+  });
+});
+
 describe("errors", () => {
   it("positions each error at the offending token and names what was expected", () => {
     expect(errors("table ip t {\n  chain c {\n    type filter input priority 0;\n  }\n}")).toEqual([

@@ -5,6 +5,7 @@
 // depth, so one pass reports several errors. Pure over strings: includes are read through a callback.
 
 import type {
+  CtHelperObject,
   BaseChainSpec,
   ChainPolicy,
   ChainType,
@@ -279,6 +280,7 @@ interface TableDraft {
   origin: Origin;
   chains: ChainDraft[];
   sets: SetDraft[];
+  ctHelpers: CtHelperObject[];
   comment?: string;
 }
 
@@ -589,7 +591,7 @@ class NftParser {
   private getTable(family: TableFamily, name: string, origin: Origin): TableDraft {
     let table = this.tables.find((x) => x.family === family && x.name === name);
     if (table === undefined) {
-      table = { family, name, origin, chains: [], sets: [] };
+      table = { family, name, origin, chains: [], sets: [], ctHelpers: [] };
       this.tables.push(table);
     }
     return table;
@@ -658,11 +660,17 @@ class NftParser {
         return this.include();
       case "flags":
         return this.failed(this.unsupported(t, "table flags"));
+      case "ct": {
+        this.next();
+        const kind = this.peek();
+        if (!this.isWord(kind, "helper")) return this.failed(this.unsupported(t, `a named ct ${kind.text} object`));
+        this.next();
+        return this.ctHelperObject(table, t);
+      }
       case "flowtable":
       case "counter":
       case "quota":
       case "limit":
-      case "ct":
       case "secmark":
       case "synproxy":
         return this.failed(this.unsupported(t, `a named ${t.text} object`));
@@ -676,6 +684,69 @@ class NftParser {
           ),
         );
     }
+  }
+
+  /** `ct helper NAME { type "ftp" protocol tcp; l3proto inet; comment "…" }`, after `ct helper`. */
+  private ctHelperObject(table: TableDraft, kw: Token): boolean {
+    const name = this.name("a ct helper name");
+    if (name === null) return false;
+    if (!this.atPunct("{")) return this.failed(this.expected("'{'", `ct helper ${name}`));
+    const draft: { type?: string; protocol?: "tcp" | "udp"; l3proto?: "ip" | "ip6" | "inet"; comment?: string } = {};
+    const reported = this.diagnostics.length;
+    const ok = this.block(`ct helper ${name}`, () => {
+      const t = this.peek();
+      if (this.isWord(t, "type")) {
+        this.next();
+        const type = this.peek();
+        if (type.kind !== "string") return this.failed(this.expected("a quoted helper type", "'type'"));
+        this.next();
+        if (!this.eatWord("protocol")) return this.failed(this.expected("'protocol'", `type "${type.text}"`));
+        const proto = this.peek();
+        if (!this.isWord(proto, "tcp") && !this.isWord(proto, "udp"))
+          return this.failed(this.expected("'tcp' or 'udp'", "'protocol'"));
+        this.next();
+        draft.type = type.text;
+        draft.protocol = proto.text as "tcp" | "udp";
+        return this.endStatement("type");
+      }
+      if (this.isWord(t, "l3proto")) {
+        this.next();
+        const l3 = this.peek();
+        if (!this.isWord(l3, "ip") && !this.isWord(l3, "ip6") && !this.isWord(l3, "inet"))
+          return this.failed(this.expected("'ip', 'ip6' or 'inet'", "'l3proto'"));
+        this.next();
+        draft.l3proto = l3.text as "ip" | "ip6" | "inet";
+        return this.endStatement("l3proto");
+      }
+      if (this.isWord(t, "comment")) {
+        this.next();
+        const c = this.peek();
+        if (c.kind !== "string") return this.failed(this.expected("a quoted string", "'comment'"));
+        this.next();
+        draft.comment = c.text;
+        return this.endStatement("comment");
+      }
+      return this.failed(this.expected("'type', 'l3proto' or 'comment' in ct helper"));
+    });
+    if (draft.type === undefined || draft.protocol === undefined) {
+      // A statement inside already said what was wrong with it.
+      if (this.diagnostics.length === reported)
+        this.error(kw, `ct helper ${name} needs 'type "<helper>" protocol tcp|udp'`);
+      return ok;
+    }
+    if (table.ctHelpers.some((h) => h.name === name)) {
+      this.error(kw, `ct helper ${name} is declared twice`, "duplicate");
+      return ok;
+    }
+    table.ctHelpers.push({
+      name,
+      origin: originOf(kw),
+      type: draft.type,
+      protocol: draft.protocol,
+      ...(draft.l3proto === undefined ? {} : { l3proto: draft.l3proto }),
+      ...(draft.comment === undefined ? {} : { comment: draft.comment }),
+    });
+    return ok;
   }
 
   private getChain(table: TableDraft, name: string, origin: Origin): ChainDraft {
@@ -1983,6 +2054,7 @@ class NftParser {
                   ...(s.comment === undefined ? {} : { comment: s.comment }),
                 })),
               }),
+          ...(t.ctHelpers.length === 0 ? {} : { ctHelpers: t.ctHelpers }),
           ...(t.comment === undefined ? {} : { comment: t.comment }),
         };
       }),

@@ -4,6 +4,7 @@
 // (`ct state established,related`), whose text has no operator.
 
 import type {
+  CtHelperObject,
   Chain,
   Expr,
   Match,
@@ -252,8 +253,25 @@ function chainLines(c: Chain): string[] {
   ];
 }
 
+/** `ct helper NAME { … }`, as `nft list ruleset` prints it (l3proto always: the kernel fills in the table's). */
+function ctHelperLines(h: CtHelperObject, family: Table["family"]): string[] {
+  const i2 = INDENT.repeat(2);
+  return [
+    `${INDENT}ct helper ${h.name} {`,
+    `${i2}type ${nftString(h.type)} protocol ${h.protocol}`,
+    `${i2}l3proto ${h.l3proto ?? family}`,
+    ...commentLine(h.comment, 2),
+    `${INDENT}}`,
+  ];
+}
+
 function tableLines(t: Table): string[] {
-  const blocks = [...(t.sets ?? []).map(setLines), ...(t.maps ?? []).map(mapLines), ...t.chains.map(chainLines)];
+  const blocks = [
+    ...(t.ctHelpers ?? []).map((h) => ctHelperLines(h, t.family)),
+    ...(t.sets ?? []).map(setLines),
+    ...(t.maps ?? []).map(mapLines),
+    ...t.chains.map(chainLines),
+  ];
   return [
     `table ${t.family} ${t.name} {`,
     ...commentLine(t.comment, 1),

@@ -89,7 +89,8 @@ export type CompiledOp =
       readonly accept: Extract<CompiledVerdict, { t: "accept" }>;
     }
   | { readonly op: "notrack" }
-  | { readonly op: "helper"; readonly name: string }
+  /** `ct helper set`: the helper (its type), for connections of `proto` (0: any) in `family` (0: both). */
+  | { readonly op: "helper"; readonly name: string; readonly proto: number; readonly family: 0 | 4 | 6 }
   | { readonly op: "vmap"; readonly lookup: VmapLookup; readonly verdicts: readonly CompiledVerdict[] }
   | { readonly op: "verdict"; readonly verdict: CompiledVerdict };
 
@@ -340,8 +341,15 @@ function compileStatement(s: Statement, ref: RuleRef, scope: TableScope, b: Buil
     }
     case "notrack":
       return { ok: true, value: { op: "notrack" } };
-    case "ct-helper-set":
-      return { ok: true, value: { op: "helper", name: s.name } };
+    case "ct-helper-set": {
+      // nft_ct_helper_obj_eval: the name is a ct helper object of the table, whose type, protocol and families
+      // decide what is attached. An IR without objects (iptables' `-j CT --helper ftp`) names the helper itself.
+      const obj = scope.table.ctHelpers?.find((h) => h.name === s.name);
+      if (obj === undefined) return { ok: true, value: { op: "helper", name: s.name, proto: 0, family: 0 } };
+      const l3 = obj.l3proto ?? scope.table.family;
+      const family = l3 === "ip" ? 4 : l3 === "ip6" ? 6 : 0;
+      return { ok: true, value: { op: "helper", name: obj.type, proto: obj.protocol === "tcp" ? 6 : 17, family } };
+    }
     case "tcp-mss-set":
       // The twin's flows carry no MSS-dependent behaviour, so the clamp compiles to an always-true step.
       if (s.size !== "rt-mtu" && !(Number.isInteger(s.size) && s.size >= 0 && s.size <= 0xffff))

@@ -26,8 +26,9 @@ export class HookResult {
   /** `ct mark set`: the new mark when `ctMarkSet`; meta.mark is updated in place by `meta mark set`. */
   ctMarkSet = false;
   ctMark = 0;
-  /** `ct helper set "name"`, or null. */
+  /** `ct helper set`: the helper to attach (its type), or null; for connections of `helperProto` (0: any). */
   helper: string | null = null;
+  helperProto = 0;
   /** `notrack` ran (also set on meta.notrack). */
   notrack = false;
   /** Log statements that ran, in order (references to compile-time objects). */
@@ -39,6 +40,7 @@ export class HookResult {
     this.ctMarkSet = false;
     this.ctMark = 0;
     this.helper = null;
+    this.helperProto = 0;
     this.notrack = false;
     if (this.logs.length !== 0) this.logs.length = 0;
   }
@@ -242,7 +244,10 @@ export class Filter {
           meta.notrack = true;
           break;
         case "helper":
+          // nft_ct_helper_obj_eval: an object for the other family attaches nothing (helper4/helper6 unset).
+          if (op.family !== 0 && op.family !== meta.family) break;
           res.helper = op.name;
+          res.helperProto = op.proto;
           ctx.ctHelper = op.name;
           break;
         case "vmap": {

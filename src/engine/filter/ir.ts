@@ -26,6 +26,20 @@ export interface Table {
   readonly chains: readonly Chain[];
   readonly sets?: readonly NamedSet[];
   readonly maps?: readonly NamedMap[];
+  /** Named conntrack helper objects, which `ct helper set "NAME"` assigns. */
+  readonly ctHelpers?: readonly CtHelperObject[];
+  readonly comment?: string;
+}
+
+/** `ct helper NAME { type "ftp" protocol tcp; l3proto inet; }` (nft_ct_helper_obj). */
+export interface CtHelperObject {
+  readonly name: string;
+  readonly origin: Origin;
+  /** The kernel helper it attaches: "ftp", "sip", … */
+  readonly type: string;
+  readonly protocol: "tcp" | "udp";
+  /** The families it applies to; the table's family when left out. */
+  readonly l3proto?: "ip" | "ip6" | "inet";
   readonly comment?: string;
 }
 

@@ -4,11 +4,13 @@
 import { describe, expect, it } from "vitest";
 import { fc, test } from "@fast-check/vitest";
 import type { Datapath } from "../datapath.js";
+import type { Expr } from "../filter/index.js";
 import {
   LAN,
   RecordingSink,
   WAN,
   baseChain,
+  ctState,
   int,
   match,
   rule,
@@ -352,6 +354,62 @@ describe("FTP PORT through a masquerading router (nf_nat_ftp)", () => {
       4,
     );
     expect(readU32(ack.out!, IP_HEADER + 8)).toBe(end);
+  });
+});
+
+describe("ct helper objects (nft_ct_helper_obj_eval)", () => {
+  /** seed-home with a `ct helper ftp-standard` object of `protocol`, set on port 21 by a rule that also needs `when`. */
+  function objectRouter(protocol: "tcp" | "udp", when: Expr[] = []): Datapath {
+    const base = seedRuleset({
+      chains: [
+        baseChain("helpers", 200, "filter", "prerouting", 0, "accept", [
+          rule(201, ...when, match({ kind: "payload", protocol: "tcp", field: "dport" }, int(21)), {
+            kind: "ct-helper-set",
+            name: "ftp-standard",
+          }),
+        ]),
+      ],
+    });
+    const table = {
+      ...base.tables[0],
+      ctHelpers: [{ name: "ftp-standard", origin: base.tables[0].origin, type: "ftp", protocol }],
+    };
+    return seedRouter({ tables: [table] });
+  }
+
+  function portThrough(dp: Datapath): string {
+    ftpSession(dp, REGISTRAR);
+    const cmd = enc.encode("PORT 192,168,1,10,4,1\r\n");
+    const r = send(
+      dp,
+      LAN,
+      tcpPacket(U, 40000, REGISTRAR, 21, {
+        flags: ACK | PSH,
+        seq: FTP_CLIENT_LINE,
+        ack: FTP_SERVER_LINE,
+        payload: cmd,
+      }),
+      3,
+    );
+    return payloadOf(r.out!);
+  }
+
+  it("attaches the object's type, whatever the object is called", () => {
+    const dp = objectRouter("tcp");
+    expect(portThrough(dp)).toBe("PORT 198,51,100,2,4,1\r\n");
+    expect(dp.conntrack.listExpectations()).toHaveLength(1);
+  });
+
+  it("attaches nothing to a connection of another protocol", () => {
+    const dp = objectRouter("udp");
+    expect(portThrough(dp)).toBe("PORT 192,168,1,10,4,1\r\n");
+    expect(dp.conntrack.listExpectations()).toEqual([]);
+  });
+
+  it("attaches only while the connection is new: a rule matching established packets attaches nothing", () => {
+    const dp = objectRouter("tcp", [ctState("established")]);
+    expect(portThrough(dp)).toBe("PORT 192,168,1,10,4,1\r\n");
+    expect(dp.conntrack.listExpectations()).toEqual([]);
   });
 });
 

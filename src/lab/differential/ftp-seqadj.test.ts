@@ -14,7 +14,7 @@ import {
   SERVER_ISN,
   fromClient,
   fromServer,
-  helperKernelText,
+  helperRuleset,
 } from "./helper-session.fixture.js";
 import type { HelperRouter } from "./helper-session.fixture.js";
 import { KernelRig, probeKernelRig } from "./kernel-rig.js";
@@ -78,7 +78,7 @@ describe(`FTP PORT rewritten to another length, kernel and engine${needs}`, () =
   });
 
   it.skipIf(skip)("every segment leaves both routers alike, and the control connection stays ESTABLISHED", async () => {
-    rig!.resetText(helperKernelText("ftp", FTP));
+    rig!.reset(helperRuleset("ftp", FTP));
     const kernel = await exchange(new KernelHelperRouter(rig!));
     const engine = await exchange(new EngineHelperRouter("ftp", FTP));
     // The kernel rewrote the command and shifted the numbers (so the rig has nf_nat_ftp): the case is real.

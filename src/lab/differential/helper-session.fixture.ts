@@ -6,7 +6,6 @@ import { Datapath } from "../../engine/datapath.js";
 import type { DatapathSink } from "../../engine/datapath.js";
 import type { Expr, Origin, Rule, Ruleset, Selector, Value } from "../../engine/filter/index.js";
 import { badChecksums, tcpPacket } from "../../engine/nat/packets.fixture.js";
-import { writeNftText } from "../../config/nftables/index.js";
 import { readU16, readU32 } from "../../wire/bytes.js";
 import { Ipv4Field } from "../../wire/ipv4.js";
 import { TcpField } from "../../wire/tcp.js";
@@ -32,7 +31,10 @@ const ACCEPT: Expr = { kind: "accept" };
 
 export type HelperName = "ftp" | "sip";
 
-/** Masquerade, stateful forward, and `helper` on TCP `port` (SEMANTICS §2.11: helpers are assigned explicitly). */
+/**
+ * Masquerade, stateful forward, and `helper` on TCP `port` (SEMANTICS §2.11: helpers are assigned explicitly),
+ * through a ct helper object named otherwise ("<helper>-standard"), as fw4 and the nftables wiki write it.
+ */
 export function helperRuleset(helper: HelperName, port: number): Ruleset {
   return {
     tables: [
@@ -40,6 +42,7 @@ export function helperRuleset(helper: HelperName, port: number): Ruleset {
         family: "inet",
         name: "fw",
         origin: at(1),
+        ctHelpers: [{ name: `${helper}-standard`, origin: at(2), type: helper, protocol: "tcp" }],
         chains: [
           {
             name: "helpers",
@@ -48,7 +51,7 @@ export function helperRuleset(helper: HelperName, port: number): Ruleset {
             rules: [
               rule(6, match({ kind: "payload", protocol: "tcp", field: "dport" }, { kind: "int", value: port }), {
                 kind: "ct-helper-set",
-                name: helper,
+                name: `${helper}-standard`,
               }),
             ],
           },
@@ -90,18 +93,6 @@ export function helperRuleset(helper: HelperName, port: number): Ruleset {
       },
     ],
   };
-}
-
-/**
- * The kernel's text for `helperRuleset`: the IR as written plus the `ct helper` object `ct helper set "<helper>"`
- * names (the IR keys helpers by that name and holds no object declarations).
- */
-export function helperKernelText(helper: HelperName, port: number): string {
-  const text = writeNftText(helperRuleset(helper, port), { flush: true });
-  const object = `\tct helper ${helper} {\n\t\ttype "${helper}" protocol tcp\n\t\tl3proto inet\n\t}\n`;
-  const withHelper = text.replace("table inet fw {", `table inet fw {\n${object}`);
-  if (withHelper === text) throw new Error("the written ruleset has no `table inet fw {` line");
-  return withHelper;
 }
 
 /** A router under test, seen as the segments it emits and the state of the helped connection. */

@@ -222,12 +222,7 @@ export class KernelRig {
 
   /** Replaces the router's ruleset (`flush ruleset` first) and empties its conntrack table. */
   reset(ruleset: Ruleset): void {
-    this.resetText(writeNftText(ruleset, { flush: true }));
-  }
-
-  /** `reset` with nftables text, for what the IR does not hold (`ct helper` objects). */
-  resetText(nft: string): void {
-    must("nft -f", this.router.nft(["-f", "-"], { input: nft }));
+    must("nft -f", this.router.nft(["-f", "-"], { input: writeNftText(ruleset, { flush: true }) }));
     // conntrack -F prints a summary on stderr; an empty table is no error.
     this.router.exec("conntrack", ["-F"]);
   }

@@ -16,7 +16,7 @@ import {
   SERVER_ISN,
   fromClient,
   fromServer,
-  helperKernelText,
+  helperRuleset,
 } from "./helper-session.fixture.js";
 import type { HelperRouter } from "./helper-session.fixture.js";
 import { KernelRig, probeKernelRig } from "./kernel-rig.js";
@@ -81,7 +81,7 @@ describe(`SIP over TCP, kernel and engine${needs}`, () => {
     ["one character shorter (sequence adjustment)", "192.168.1.5", 1],
   ] as const) {
     it.skipIf(skip)(`a LAN address ${what}: every segment leaves both routers alike`, async () => {
-      rig!.resetText(helperKernelText("sip", SIP));
+      rig!.reset(helperRuleset("sip", SIP));
       const kernel = await exchange(new KernelHelperRouter(rig!), client);
       const engine = await exchange(new EngineHelperRouter("sip", SIP), client);
       // The kernel rewrote the Contact, numbered the OPTIONS after the grown REGISTER, and DNATed the registrar's
