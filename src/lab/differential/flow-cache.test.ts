@@ -6,143 +6,27 @@
 // emitted segment and the conntrack states afterwards must agree, and the engine must have replayed plans for most of
 // them. Skipped, with the reason in the name, without root.
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Datapath } from "../../engine/datapath.js";
-import type { DatapathSink } from "../../engine/datapath.js";
-import type { Expr, Origin, Rule, Ruleset, Selector, Value } from "../../engine/filter/index.js";
+import { describe, expect, it } from "vitest";
 import { tcpPacket } from "../../engine/nat/packets.fixture.js";
-import { CLIENT_ISN, SERVER, SERVER_ISN, segmentSummary } from "./helper-session.fixture.js";
-import { KernelRig, probeKernelRig } from "./kernel-rig.js";
-import { rigRouterOptions } from "./replay.js";
+import {
+  CLIENT_ISN,
+  EngineSessionRouter,
+  KernelSessionRouter,
+  SERVER,
+  SERVER_ISN,
+  sessionRuleset,
+  useKernelRig,
+} from "./session.fixture.js";
+import type { SessionRouter } from "./session.fixture.js";
+import { probeKernelRig } from "./kernel-rig.js";
 import { Flags, RouterAddress } from "./scenario.js";
-import type { Side } from "./scenario.js";
 
 const missing = probeKernelRig();
 const skip = missing !== null;
 const needs = skip ? ` [skipped: needs ${missing}]` : "";
 
-const SOURCE = "flow-cache.nft";
-const at = (line: number): Origin => ({ source: SOURCE, line, column: 1 });
-const rule = (line: number, ...exprs: Expr[]): Rule => ({ origin: at(line), exprs });
-const match = (left: Selector, right: Value, op: "==" | "in" = "=="): Expr => ({ kind: "match", left, op, right });
-const str = (value: string): Value => ({ kind: "string", value });
-const COUNTER: Expr = { kind: "counter" };
-const ACCEPT: Expr = { kind: "accept" };
-
-/** The seed router's policy, with counters: plans are kept for it (its forward path is flow-invariant). */
-const RULESET: Ruleset = {
-  tables: [
-    {
-      family: "inet",
-      name: "fw",
-      origin: at(1),
-      chains: [
-        {
-          name: "forward",
-          origin: at(2),
-          base: { type: "filter", hook: "forward", priority: 0, policy: "drop" },
-          rules: [
-            rule(
-              3,
-              match(
-                { kind: "ct", key: "state" },
-                {
-                  kind: "set",
-                  elements: [
-                    { kind: "symbol", name: "established" },
-                    { kind: "symbol", name: "related" },
-                  ],
-                },
-                "in",
-              ),
-              COUNTER,
-              ACCEPT,
-            ),
-            rule(
-              4,
-              match({ kind: "meta", key: "iifname" }, str("lan")),
-              match({ kind: "meta", key: "oifname" }, str("wan")),
-              ACCEPT,
-            ),
-          ],
-        },
-        {
-          name: "postrouting",
-          origin: at(6),
-          base: { type: "nat", hook: "postrouting", priority: 100, policy: "accept" },
-          rules: [rule(7, match({ kind: "meta", key: "oifname" }, str("wan")), { kind: "masquerade" })],
-        },
-      ],
-    },
-  ],
-};
-
-interface Router {
-  send(side: Side, packet: Uint8Array): Promise<string[]>;
-  /** "src:sport state" of every TCP entry, sorted. */
-  states(): string[];
-}
-
-class KernelSide implements Router {
-  constructor(private readonly rig: KernelRig) {}
-  async send(side: Side, packet: Uint8Array): Promise<string[]> {
-    return (await this.rig.send(side, packet)).map((e) => segmentSummary(e.side, e.bytes));
-  }
-  states(): string[] {
-    // conntrack -L: "tcp 6 <timeout> <STATE> src=… dst=… sport=… dport=… …".
-    return this.rig
-      .conntrackText()
-      .split("\n")
-      .filter((l) => l.startsWith("tcp"))
-      .map((l) => {
-        const w = l.trim().split(/\s+/);
-        const field = (k: string): string => w.find((x) => x.startsWith(`${k}=`))?.slice(k.length + 1) ?? "?";
-        return `${field("src")}:${field("sport")} ${w[3]}`;
-      })
-      .sort();
-  }
-}
-
-/** One receive ring slot per packet, reused in turn: the engine's early IPv4 path takes packets arriving so. */
-const SLOT = 256;
-
-class EngineSide implements Router {
-  readonly dp: Datapath;
-  private now = 0;
-  private readonly ring = new Uint8Array(4 * SLOT);
-  private at = 0;
-  private readonly out: string[] = [];
-  private readonly sink: DatapathSink = {
-    transmit: (o, bytes, l3, length) => {
-      this.out.push(segmentSummary(o === 0 ? "wan" : "lan", bytes.subarray(l3, l3 + length)));
-    },
-    deliver: () => undefined,
-  };
-
-  constructor() {
-    const built = Datapath.create(rigRouterOptions(RULESET));
-    if (!built.ok) throw new Error(built.error.message);
-    this.dp = built.value;
-  }
-
-  send(side: Side, packet: Uint8Array): Promise<string[]> {
-    this.out.length = 0;
-    this.now += 10;
-    const at = this.at;
-    this.at = (at + SLOT) % this.ring.length;
-    this.ring.set(packet, at);
-    this.dp.receive(this.ring, at, packet.length, side === "wan" ? 0 : 1, this.now, this.sink);
-    return Promise.resolve(this.out.slice());
-  }
-
-  states(): string[] {
-    return this.dp.conntrack
-      .list()
-      .filter((e) => e.proto === 6 && e.confirmed)
-      .map((e) => `${e.original.src}:${String(e.original.sport)} ${e.state}`)
-      .sort();
-  }
-}
+/** The seed router's policy with a counter: plans are kept for it (its forward path is flow-invariant). */
+const POLICY = { counter: true } as const;
 
 /** One TCP connection from `client`:`port` to SERVER:443, numbered as each end sends. */
 class Connection {
@@ -150,7 +34,7 @@ class Connection {
   private s = SERVER_ISN;
   private natPort = 0;
   constructor(
-    private readonly r: Router,
+    private readonly r: SessionRouter,
     private readonly client: string,
     private readonly port: number,
   ) {}
@@ -214,7 +98,7 @@ class Connection {
   }
 }
 
-async function traffic(r: Router): Promise<{ steps: string[][]; states: string[] }> {
+async function traffic(r: SessionRouter): Promise<{ steps: string[][]; states: string[] }> {
   const steps: string[][] = [];
   const a = new Connection(r, "192.168.1.10", 40000);
   const b = new Connection(r, "192.168.1.20", 40001);
@@ -233,21 +117,12 @@ async function traffic(r: Router): Promise<{ steps: string[][]; states: string[]
 }
 
 describe(`established traffic from kept plans, kernel and engine${needs}`, () => {
-  let rig: KernelRig | null = null;
-
-  beforeAll(async () => {
-    if (skip) return;
-    rig = await KernelRig.open({ tcpLoose: true, tcpBeLiberal: false, rpFilter: 0 });
-  }, 60_000);
-
-  afterAll(async () => {
-    await rig?.close();
-  });
+  const rig = useKernelRig(skip);
 
   it.skipIf(skip)("every segment leaves both routers alike, and the engine replayed plans for most", async () => {
-    rig!.reset(RULESET);
-    const kernel = await traffic(new KernelSide(rig!));
-    const engineSide = new EngineSide();
+    rig().reset(sessionRuleset(POLICY));
+    const kernel = await traffic(new KernelSessionRouter(rig()));
+    const engineSide = new EngineSessionRouter(sessionRuleset(POLICY), { ring: true });
     const engine = await traffic(engineSide);
     expect(engine.steps).toEqual(kernel.steps);
     expect(engine.states).toEqual(kernel.states);

@@ -5,19 +5,20 @@
 // through the engine; what leaves the router on each side (addresses, ports, flags, seq/ack, payload, checksums)
 // and the control connection's state afterwards must agree. Skipped, with the reason in the name, without root.
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   CLIENT_ISN,
   CLIENT_PORT,
-  EngineHelperRouter,
-  KernelHelperRouter,
+  EngineSessionRouter,
+  KernelSessionRouter,
   SERVER_ISN,
   fromClient,
   fromServer,
-  helperRuleset,
-} from "./helper-session.fixture.js";
-import type { HelperRouter } from "./helper-session.fixture.js";
-import { KernelRig, probeKernelRig } from "./kernel-rig.js";
+  sessionRuleset,
+  useKernelRig,
+} from "./session.fixture.js";
+import type { SessionRouter } from "./session.fixture.js";
+import { probeKernelRig } from "./kernel-rig.js";
 import { Flags } from "./scenario.js";
 import type { Side } from "./scenario.js";
 
@@ -35,7 +36,7 @@ const FTP = 21;
  * own numbering, the server's reply, a retransmitted PORT, and the server's data connection to the announced port.
  * Returns every emitted segment, step by step, and the control connection's TCP state at the end.
  */
-async function exchange(r: HelperRouter): Promise<{ steps: string[][]; state: string }> {
+async function exchange(r: SessionRouter): Promise<{ steps: string[][]; state: string }> {
   const greeting = "220 ready\r\n";
   const user = "USER anonymous\r\n";
   const port = "PORT 192,168,1,5,4,1\r\n";
@@ -65,22 +66,15 @@ async function exchange(r: HelperRouter): Promise<{ steps: string[][]; state: st
   return { steps, state: r.state(CLIENT, FTP) };
 }
 
+const POLICY = { helper: { type: "ftp", port: FTP } } as const;
+
 describe(`FTP PORT rewritten to another length, kernel and engine${needs}`, () => {
-  let rig: KernelRig | null = null;
-
-  beforeAll(async () => {
-    if (skip) return;
-    rig = await KernelRig.open({ tcpLoose: true, tcpBeLiberal: false, rpFilter: 0 });
-  }, 60_000);
-
-  afterAll(async () => {
-    await rig?.close();
-  });
+  const rig = useKernelRig(skip);
 
   it.skipIf(skip)("every segment leaves both routers alike, and the control connection stays ESTABLISHED", async () => {
-    rig!.reset(helperRuleset("ftp", FTP));
-    const kernel = await exchange(new KernelHelperRouter(rig!));
-    const engine = await exchange(new EngineHelperRouter("ftp", FTP));
+    rig().reset(sessionRuleset(POLICY));
+    const kernel = await exchange(new KernelSessionRouter(rig()));
+    const engine = await exchange(new EngineSessionRouter(sessionRuleset(POLICY)));
     // The kernel rewrote the command and shifted the numbers (so the rig has nf_nat_ftp): the case is real.
     expect(kernel.steps[6].join("\n")).toContain('"PORT 198,51,100,2,4,1\\r\\n"');
     expect(kernel.steps[8].join("\n")).toContain(`seq=${String(CLIENT_ISN + 1 + 16 + 22 + 1)}`);

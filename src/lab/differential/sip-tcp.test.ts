@@ -6,20 +6,21 @@
 // kernel rig (three namespaces, deleted afterwards) and through the engine; everything that leaves the router must
 // agree. Skipped, with the reason in the name, without root.
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   CLIENT_ISN,
   CLIENT_PORT,
-  EngineHelperRouter,
-  KernelHelperRouter,
+  EngineSessionRouter,
+  KernelSessionRouter,
   SERVER,
   SERVER_ISN,
   fromClient,
   fromServer,
-  helperRuleset,
-} from "./helper-session.fixture.js";
-import type { HelperRouter } from "./helper-session.fixture.js";
-import { KernelRig, probeKernelRig } from "./kernel-rig.js";
+  sessionRuleset,
+  useKernelRig,
+} from "./session.fixture.js";
+import type { SessionRouter } from "./session.fixture.js";
+import { probeKernelRig } from "./kernel-rig.js";
 import { Flags, RouterAddress } from "./scenario.js";
 import type { Side } from "./scenario.js";
 
@@ -40,7 +41,7 @@ function register(client: string): string {
  * REGISTER with a Contact on port 3389, the registrar's 200 OK naming the Contact as it arrived, an OPTIONS request
  * (numbered after the REGISTER as the client sent it), and the registrar's connection to the WAN address on 3389.
  */
-async function exchange(r: HelperRouter, client: string): Promise<{ steps: string[][]; state: string }> {
+async function exchange(r: SessionRouter, client: string): Promise<{ steps: string[][]; state: string }> {
   const reg = register(client);
   const grown = RouterAddress.WAN.length - client.length;
   const ok =
@@ -64,26 +65,19 @@ async function exchange(r: HelperRouter, client: string): Promise<{ steps: strin
   return { steps, state: r.state(client, SIP) };
 }
 
+const POLICY = { helper: { type: "sip", port: SIP } } as const;
+
 describe(`SIP over TCP, kernel and engine${needs}`, () => {
-  let rig: KernelRig | null = null;
-
-  beforeAll(async () => {
-    if (skip) return;
-    rig = await KernelRig.open({ tcpLoose: true, tcpBeLiberal: false, rpFilter: 0 });
-  }, 60_000);
-
-  afterAll(async () => {
-    await rig?.close();
-  });
+  const rig = useKernelRig(skip);
 
   for (const [what, client, grown] of [
     ["as long as the WAN address", "192.168.1.10", 0],
     ["one character shorter (sequence adjustment)", "192.168.1.5", 1],
   ] as const) {
     it.skipIf(skip)(`a LAN address ${what}: every segment leaves both routers alike`, async () => {
-      rig!.reset(helperRuleset("sip", SIP));
-      const kernel = await exchange(new KernelHelperRouter(rig!), client);
-      const engine = await exchange(new EngineHelperRouter("sip", SIP), client);
+      rig().reset(sessionRuleset(POLICY));
+      const kernel = await exchange(new KernelSessionRouter(rig()), client);
+      const engine = await exchange(new EngineSessionRouter(sessionRuleset(POLICY)), client);
       // The kernel rewrote the Contact, numbered the OPTIONS after the grown REGISTER, and DNATed the registrar's
       // connection to the client: the case is real.
       expect(kernel.steps[3].join("\n")).toContain(`Contact: <sip:u@${RouterAddress.WAN}:3389`);
