@@ -12,6 +12,10 @@
 // packet follows the binding (nf_nat_inet_fn). The entry is confirmed only after the last hook accepted, so a
 // first packet dropped anywhere leaves no state and no mapping (§2.1). A packet is an L3 buffer, rewritten in
 // place; established packets allocate nothing. Every step can be traced, shaped like `nft monitor trace`.
+//
+// When the ruleset allows it, what the walk decided for an established flow direction is kept as a plan
+// (flow-cache.ts) and replayed for its later packets, with only the per-packet work done; option-less IPv4 TCP/UDP
+// packets arriving in one receive ring take receiveCachedIpv4, which finds the plan before building anything.
 
 import { Conntrack, CtHook, CT_CAUSE_NAMES } from "./conntrack/index.js";
 import type { ConntrackOptions } from "./conntrack/index.js";
