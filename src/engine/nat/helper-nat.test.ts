@@ -119,6 +119,17 @@ function ftpSession(dp: Datapath, server: string, client = U): number {
   return natPort;
 }
 
+/** A line of the FTP client `client` to the server at `seq` (default: where the next line starts), ACKing the
+ *  server's greeting. */
+function clientLine(dp: Datapath, client: string, text: string, now: number, seq = FTP_CLIENT_LINE) {
+  return send(
+    dp,
+    LAN,
+    tcpPacket(client, 40000, REGISTRAR, 21, { flags: ACK | PSH, seq, ack: FTP_SERVER_LINE, payload: enc.encode(text) }),
+    now,
+  );
+}
+
 const REGISTER =
   `REGISTER sip:${REGISTRAR};transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP ${U}:3389\r\nCSeq: 1 REGISTER\r\n` +
   `Contact: <sip:u@${U}:3389;transport=tcp>;expires=3600\r\nContent-Length: 0\r\n\r\n`;
@@ -223,17 +234,7 @@ describe("FTP PORT through a masquerading router (nf_nat_ftp)", () => {
     const dp = router("ftp", 21);
     ftpSession(dp, REGISTRAR);
     const cmd = "PORT 192,168,1,10,4,1\r\n";
-    const r = send(
-      dp,
-      LAN,
-      tcpPacket(U, 40000, REGISTRAR, 21, {
-        flags: ACK | PSH,
-        seq: FTP_CLIENT_LINE,
-        ack: FTP_SERVER_LINE,
-        payload: enc.encode(cmd),
-      }),
-      3,
-    );
+    const r = clientLine(dp, U, cmd, 3);
     expect(payloadOf(r.out!)).toBe("PORT 198,51,100,2,4,1\r\n");
     expect(tcpChecksumOk(r.out!)).toBe(true);
     const data = send(dp, WAN, tcpPacket(REGISTRAR, 20, WAN_IP, 1025, { flags: SYN }), 4);
@@ -249,17 +250,7 @@ describe("FTP PORT through a masquerading router (nf_nat_ftp)", () => {
   it("rewrites a PORT of another length and shifts the connection's later sequence numbers both ways (seqadj)", () => {
     const dp = router("ftp", 21);
     const natPort = ftpSession(dp, REGISTRAR, C);
-    const r = send(
-      dp,
-      LAN,
-      tcpPacket(C, 40000, REGISTRAR, 21, {
-        flags: ACK | PSH,
-        seq: FTP_CLIENT_LINE,
-        ack: FTP_SERVER_LINE,
-        payload: enc.encode(SHORT_PORT),
-      }),
-      3,
-    );
+    const r = clientLine(dp, C, SHORT_PORT, 3);
     expect(r.d).toEqual({ kind: "forwarded", oif: WAN });
     const out = r.out!;
     expect(payloadOf(out)).toBe("PORT 198,51,100,2,4,1\r\n");
@@ -282,17 +273,7 @@ describe("FTP PORT through a masquerading router (nf_nat_ftp)", () => {
     expect(readU32(ack.out!, IP_HEADER + 8)).toBe(end);
     expect(tcpChecksumOk(ack.out!)).toBe(true);
     // The client's next segment, in its own numbering, reaches the server one byte later in the server's.
-    const noop = send(
-      dp,
-      LAN,
-      tcpPacket(C, 40000, REGISTRAR, 21, {
-        flags: ACK | PSH,
-        seq: end,
-        ack: FTP_SERVER_LINE,
-        payload: enc.encode("NOOP\r\n"),
-      }),
-      5,
-    );
+    const noop = clientLine(dp, C, "NOOP\r\n", 5, end);
     expect(noop.d).toEqual({ kind: "forwarded", oif: WAN });
     expect(readU32(noop.out!, IP_HEADER + 4)).toBe(end + 1);
     expect(tcpChecksumOk(noop.out!)).toBe(true);
@@ -306,17 +287,7 @@ describe("FTP PORT through a masquerading router (nf_nat_ftp)", () => {
   it("conntrack checks the server's acknowledgement in the client's numbering: one byte past it is INVALID", () => {
     const dp = router("ftp", 21);
     const natPort = ftpSession(dp, REGISTRAR, C);
-    send(
-      dp,
-      LAN,
-      tcpPacket(C, 40000, REGISTRAR, 21, {
-        flags: ACK | PSH,
-        seq: FTP_CLIENT_LINE,
-        ack: FTP_SERVER_LINE,
-        payload: enc.encode(SHORT_PORT),
-      }),
-      3,
-    );
+    clientLine(dp, C, SHORT_PORT, 3);
     const end = FTP_CLIENT_LINE + SHORT_PORT.length;
     // An ack past what the server was sent (end + 2 in its numbering, end + 1 in the client's) is past td_end.
     const events: string[] = [];
@@ -330,19 +301,8 @@ describe("FTP PORT through a masquerading router (nf_nat_ftp)", () => {
   it("a retransmission of the rewritten segment is rewritten again without shifting twice", () => {
     const dp = router("ftp", 21);
     const natPort = ftpSession(dp, REGISTRAR, C);
-    const cmd = enc.encode(SHORT_PORT);
     for (let i = 0; i < 2; i++) {
-      const r = send(
-        dp,
-        LAN,
-        tcpPacket(C, 40000, REGISTRAR, 21, {
-          flags: ACK | PSH,
-          seq: FTP_CLIENT_LINE,
-          ack: FTP_SERVER_LINE,
-          payload: cmd,
-        }),
-        3,
-      );
+      const r = clientLine(dp, C, SHORT_PORT, 3);
       expect(readU32(r.out!, IP_HEADER + 4)).toBe(FTP_CLIENT_LINE);
       expect(payloadOf(r.out!)).toBe("PORT 198,51,100,2,4,1\r\n");
     }
@@ -379,19 +339,7 @@ describe("ct helper objects (nft_ct_helper_obj_eval)", () => {
 
   function portThrough(dp: Datapath): string {
     ftpSession(dp, REGISTRAR);
-    const cmd = enc.encode("PORT 192,168,1,10,4,1\r\n");
-    const r = send(
-      dp,
-      LAN,
-      tcpPacket(U, 40000, REGISTRAR, 21, {
-        flags: ACK | PSH,
-        seq: FTP_CLIENT_LINE,
-        ack: FTP_SERVER_LINE,
-        payload: cmd,
-      }),
-      3,
-    );
-    return payloadOf(r.out!);
+    return payloadOf(clientLine(dp, U, "PORT 192,168,1,10,4,1\r\n", 3).out!);
   }
 
   it("attaches the object's type, whatever the object is called", () => {
