@@ -427,15 +427,7 @@ export class Conntrack implements HelperHost {
    */
   track(meta: PacketMeta, now: number, hook: number = CtHook.PREROUTING): number {
     this.beginPacket(now);
-    return this.classify(meta, now, hook, NONE);
-  }
-
-  /**
-   * `track` at PREROUTING for a packet whose node the caller has already found with `findIpv4` (after
-   * `beginPacket`, with the same `now`): the same checks and state machine, without a second lookup.
-   */
-  trackFound(meta: PacketMeta, now: number, node: number): number {
-    return this.classify(meta, now, CtHook.PREROUTING, node);
+    return this.classify(meta, now, hook);
   }
 
   /** What every classification starts with: the entry a packet released is freed, expiry times rebased. */
@@ -480,7 +472,7 @@ export class Conntrack implements HelperHost {
     }
   }
 
-  private classify(meta: PacketMeta, now: number, hook: number, found: number): number {
+  private classify(meta: PacketMeta, now: number, hook: number): number {
     meta.ctEntry = NONE;
     meta.ctDir = CtDir.ORIGINAL;
     this.lastCause = CtCause.NONE;
@@ -532,13 +524,13 @@ export class Conntrack implements HelperHost {
       !this.checksumOk(meta)
     )
       return this.verdict(meta, CtState.INVALID, CtCause.BAD_CHECKSUM);
-    return this.classifyTuple(meta, now, sport, dport, found);
+    return this.classifyTuple(meta, now, sport, dport, NONE);
   }
 
   /**
-   * `trackFound` for a TCP or UDP packet whose tcp_error/udp_error checks the caller has made — flag combination,
-   * header lengths and, when `verifiesChecksums`, the transport checksum — with the same outcome: only the state
-   * machine is left to run.
+   * `track` at PREROUTING for a TCP or UDP packet whose node the caller has found with `findIpv4` (after
+   * `beginPacket`, with the same `now`) and whose tcp_error/udp_error checks it has made — flag combination, header
+   * lengths and, when `verifiesChecksums`, the transport checksum: only the state machine is left to run.
    */
   trackVerified(meta: PacketMeta, now: number, node: number): number {
     meta.ctEntry = NONE;
