@@ -864,12 +864,11 @@ export class Datapath {
       if (res.helper !== null) {
         const e = meta.ctEntry;
         const id = HELPERS[res.helper] as number | undefined;
-        // nft_ct_helper_obj_eval: only a connection's first packets (the entry is not confirmed), of the object's
-        // protocol, and never over a helper already attached.
+        // nft_ct_helper_obj_eval: only a connection's first packets (the entry is not confirmed), never over a
+        // helper already attached (the evaluator has checked family and protocol).
         if (
           id !== undefined &&
           (this.conntrack.status(e) & CtStatus.CONFIRMED) === 0 &&
-          (res.helperProto === 0 || res.helperProto === meta.proto) &&
           this.conntrack.helper(e) === CtHelper.NONE
         )
           this.conntrack.setHelper(e, id);

@@ -26,9 +26,8 @@ export class HookResult {
   /** `ct mark set`: the new mark when `ctMarkSet`; meta.mark is updated in place by `meta mark set`. */
   ctMarkSet = false;
   ctMark = 0;
-  /** `ct helper set`: the helper to attach (its type), or null; for connections of `helperProto` (0: any). */
+  /** `ct helper set`: the helper to attach (its type), or null. */
   helper: string | null = null;
-  helperProto = 0;
   /** `notrack` ran (also set on meta.notrack). */
   notrack = false;
   /** Log statements that ran, in order (references to compile-time objects). */
@@ -40,7 +39,6 @@ export class HookResult {
     this.ctMarkSet = false;
     this.ctMark = 0;
     this.helper = null;
-    this.helperProto = 0;
     this.notrack = false;
     if (this.logs.length !== 0) this.logs.length = 0;
   }
@@ -244,10 +242,10 @@ export class Filter {
           meta.notrack = true;
           break;
         case "helper":
-          // nft_ct_helper_obj_eval: an object for the other family attaches nothing (helper4/helper6 unset).
-          if (op.family !== 0 && op.family !== meta.family) break;
+          // nft_ct_helper_obj_eval: an object for the other family (helper4/helper6 unset) or another protocol
+          // attaches nothing.
+          if ((op.family !== 0 && op.family !== meta.family) || (op.proto !== 0 && op.proto !== meta.proto)) break;
           res.helper = op.name;
-          res.helperProto = op.proto;
           ctx.ctHelper = op.name;
           break;
         case "vmap": {

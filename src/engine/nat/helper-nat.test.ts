@@ -4,8 +4,9 @@
 import { describe, expect, it } from "vitest";
 import { fc, test } from "@fast-check/vitest";
 import type { Datapath } from "../datapath.js";
-import type { Expr } from "../filter/index.js";
+import type { Expr, Rule } from "../filter/index.js";
 import {
+  DROP,
   LAN,
   RecordingSink,
   WAN,
@@ -16,6 +17,7 @@ import {
   rule,
   seedRouter,
   seedRuleset,
+  str,
   badChecksums,
   tcpPacket,
   udpPacket,
@@ -318,8 +320,11 @@ describe("FTP PORT through a masquerading router (nf_nat_ftp)", () => {
 });
 
 describe("ct helper objects (nft_ct_helper_obj_eval)", () => {
-  /** seed-home with a `ct helper ftp-standard` object of `protocol`, set on port 21 by a rule that also needs `when`. */
-  function objectRouter(protocol: "tcp" | "udp", when: Expr[] = []): Datapath {
+  /**
+   * seed-home with a `ct helper ftp-standard` object of `protocol`, set on port 21 by a rule that also needs `when`
+   * and is followed by the rules `after`.
+   */
+  function objectRouter(protocol: "tcp" | "udp", when: Expr[] = [], after: Rule[] = []): Datapath {
     const base = seedRuleset({
       chains: [
         baseChain("helpers", 200, "filter", "prerouting", 0, "accept", [
@@ -327,6 +332,7 @@ describe("ct helper objects (nft_ct_helper_obj_eval)", () => {
             kind: "ct-helper-set",
             name: "ftp-standard",
           }),
+          ...after,
         ]),
       ],
     });
@@ -352,6 +358,17 @@ describe("ct helper objects (nft_ct_helper_obj_eval)", () => {
     const dp = objectRouter("udp");
     expect(portThrough(dp)).toBe("PORT 192,168,1,10,4,1\r\n");
     expect(dp.conntrack.listExpectations()).toEqual([]);
+  });
+
+  it("a later rule's `ct helper` match sees the object's type only where it attached", () => {
+    const dropFtp = rule(202, match({ kind: "ct", key: "helper" }, str("ftp")), DROP);
+    for (const [protocol, outcome] of [
+      ["tcp", "dropped"],
+      ["udp", "forwarded"],
+    ] as const) {
+      const dp = objectRouter(protocol, [], [dropFtp]);
+      expect(send(dp, LAN, tcpPacket(U, 40000, REGISTRAR, 21, { flags: SYN, seq: 100 }), 0).d.kind).toBe(outcome);
+    }
   });
 
   it("attaches only while the connection is new: a rule matching established packets attaches nothing", () => {
