@@ -486,14 +486,8 @@ export class Datapath {
     if (meta.ctState !== CtState.ESTABLISHED || meta.ctEntry !== node >> 1 || !this.planApplies(plan))
       return this.receiveAfterConntrack(this.plannable(), now, sink);
 
-    this.replayed++;
     this.replayedEarly++;
-    const filter = this.current;
-    const counted = plan.counted;
-    for (let i = 0; i < counted.length; i++) {
-      filter.packets[counted[i]]++;
-      filter.bytes[counted[i]] += seg.total;
-    }
+    this.countByPlan(plan);
     // Both NAT steps at once (the route they straddle is the plan's): the packet leaves as the inverse of the
     // other direction's tuple on each end the entry translates (nf_nat_packet).
     const e = node >> 1;
@@ -635,20 +629,26 @@ export class Datapath {
     });
   }
 
+  /** A replayed packet counts as one more, and counts in every rule counter the plan's walk counted in. */
+  private countByPlan(plan: ForwardPlan): void {
+    this.replayed++;
+    const filter = this.current;
+    const counted = plan.counted;
+    const length = this.meta.length;
+    for (let i = 0; i < counted.length; i++) {
+      filter.packets[counted[i]]++;
+      filter.bytes[counted[i]] += length;
+    }
+  }
+
   /**
    * The forward path of a packet whose flow direction has a plan: everything the walk decided is taken from it
    * (PREROUTING's, FORWARD's and POSTROUTING's chains accepted, the route, rp_filter), everything per packet is
    * done as the walk does it: the entry's NAT both ways, the TTL, the counters, the helpers at confirm.
    */
   private forwardByPlan(plan: ForwardPlan, now: number, sink: DatapathSink): Disposition {
-    this.replayed++;
+    this.countByPlan(plan);
     const meta = this.meta;
-    const filter = this.current;
-    const counted = plan.counted;
-    for (let i = 0; i < counted.length; i++) {
-      filter.packets[counted[i]]++;
-      filter.bytes[counted[i]] += meta.length;
-    }
     let d = this.natStep("prerouting", Manip.DST, now);
     if (d !== null) return d;
     meta.oif = plan.oif;
