@@ -460,6 +460,15 @@ class NftParser {
   }
 
   /** After a statement: a separator must follow (a `}` is left for the block). */
+  /** The rest of a `comment "…"` statement, after the word: its quoted text, given to `assign`, and its end. */
+  private commentStatement(assign: (text: string) => void): boolean {
+    const c = this.peek();
+    if (c.kind !== "string") return this.failed(this.expected("a quoted string", "'comment'"));
+    this.next();
+    assign(c.text);
+    return this.endStatement("comment");
+  }
+
   private endStatement(what: string): boolean {
     const t = this.peek();
     if (t.kind === "nl" || this.isPunct(t, ";")) {
@@ -645,14 +654,9 @@ class NftParser {
         if (name === null) return false;
         return this.setBlock(table, name, t, t.text === "map");
       }
-      case "comment": {
+      case "comment":
         this.next();
-        const c = this.peek();
-        if (c.kind !== "string") return this.failed(this.expected("a quoted string", "'comment'"));
-        this.next();
-        table.comment = c.text;
-        return this.endStatement("comment");
-      }
+        return this.commentStatement((text) => (table.comment = text));
       case "define":
       case "redefine":
         return this.define();
@@ -720,11 +724,7 @@ class NftParser {
       }
       if (this.isWord(t, "comment")) {
         this.next();
-        const c = this.peek();
-        if (c.kind !== "string") return this.failed(this.expected("a quoted string", "'comment'"));
-        this.next();
-        draft.comment = c.text;
-        return this.endStatement("comment");
+        return this.commentStatement((text) => (draft.comment = text));
       }
       return this.failed(this.expected("'type', 'l3proto' or 'comment' in ct helper"));
     });
@@ -1051,13 +1051,8 @@ class NftParser {
         if (!this.setElements(set)) return false;
         return this.endStatement("elements");
       }
-      case "comment": {
-        const c = this.peek();
-        if (c.kind !== "string") return this.failed(this.expected("a quoted string", "'comment'"));
-        this.next();
-        set.comment = c.text;
-        return this.endStatement("comment");
-      }
+      case "comment":
+        return this.commentStatement((text) => (set.comment = text));
       case "size":
       case "gc-interval": {
         const n = this.peek();
