@@ -115,11 +115,11 @@ function pass(ct: Conntrack, m: PacketMeta, now: number): number {
   return m.ctState;
 }
 
-/** A handshake U:40000 → M:80 with ISNs 1000 (client) and 5000 (server); returns the entry. */
-function handshake(ct: Conntrack, now = 0): number {
-  expect(pass(ct, tcpPkt(U, 40000, M, 80, SYN, 1000, 0), now)).toBe(CtState.NEW);
-  expect(pass(ct, tcpPkt(M, 80, U, 40000, SYN | ACK, 5000, 1001), now)).toBe(CtState.ESTABLISHED);
-  const m = tcpPkt(U, 40000, M, 80, ACK, 1001, 5001);
+/** A handshake U:40000 → M:`port` with ISNs 1000 (client) and 5000 (server); returns the entry. */
+function handshake(ct: Conntrack, now = 0, port = 80): number {
+  expect(pass(ct, tcpPkt(U, 40000, M, port, SYN, 1000, 0), now)).toBe(CtState.NEW);
+  expect(pass(ct, tcpPkt(M, port, U, 40000, SYN | ACK, 5000, 1001), now)).toBe(CtState.ESTABLISHED);
+  const m = tcpPkt(U, 40000, M, port, ACK, 1001, 5001);
   expect(pass(ct, m, now)).toBe(CtState.ESTABLISHED);
   return m.ctEntry;
 }
@@ -620,11 +620,7 @@ describe("expectations (ALG helpers)", () => {
 
   it("FTP: only a segment starting where a line of its direction ended is parsed, never the first", () => {
     const ct = conntrack();
-    pass(ct, tcpPkt(U, 40000, M, 21, SYN, 1000, 0), 0);
-    pass(ct, tcpPkt(M, 21, U, 40000, SYN | ACK, 5000, 1001), 0);
-    const a = tcpPkt(U, 40000, M, 21, ACK, 1001, 5001);
-    pass(ct, a, 0);
-    ct.setHelper(a.ctEntry, CtHelper.FTP);
+    ct.setHelper(handshake(ct, 0, 21), CtHelper.FTP);
     // The client's first data segment is a PORT: not parsed (no line start known yet), but it ends a line.
     const first = tcpPkt(U, 40000, M, 21, ACK | PSH, 1001, 5001, { data: "PORT 192,168,1,10,4,1\r\n" });
     pass(ct, first, 0);
@@ -702,18 +698,15 @@ const FTP_SERVER_LINE = 5001 + "220 ready\r\n".length;
  * segments that start where a line of the same direction ended (nf_conntrack_ftp.c find_nl_seq), never the first.
  */
 function handshakeFtp(ct: Conntrack): number {
-  pass(ct, tcpPkt(U, 40000, M, 21, SYN, 1000, 0), 0);
-  pass(ct, tcpPkt(M, 21, U, 40000, SYN | ACK, 5000, 1001), 0);
-  const a = tcpPkt(U, 40000, M, 21, ACK, 1001, 5001);
-  pass(ct, a, 0);
-  ct.setHelper(a.ctEntry, CtHelper.FTP);
+  const e = handshake(ct, 0, 21);
+  ct.setHelper(e, CtHelper.FTP);
   const greeting = tcpPkt(M, 21, U, 40000, ACK | PSH, 5001, 1001, { data: "220 ready\r\n" });
   pass(ct, greeting, 0);
   ct.help(greeting, 0);
   const user = tcpPkt(U, 40000, M, 21, ACK | PSH, 1001, FTP_SERVER_LINE, { data: "USER anonymous\r\n" });
   pass(ct, user, 0);
   ct.help(user, 0);
-  return a.ctEntry;
+  return e;
 }
 
 describe("per-entry words the datapath keeps: plan numbers and the mark", () => {
