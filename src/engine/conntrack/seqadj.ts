@@ -7,6 +7,7 @@
 // Only connections a helper rewrote have a record here.
 
 import { readU16, readU32, writeU16, writeU32 } from "../../wire/bytes.js";
+import { updateChecksum32 } from "../../wire/checksum.js";
 import { TcpField } from "../../wire/tcp.js";
 import { TcpFlag } from "../packet-meta.js";
 
@@ -28,14 +29,6 @@ const WORD = 4;
 
 function after(a: number, b: number): boolean {
   return ((b - a) | 0) < 0;
-}
-
-/** RFC 1624 eqn. 3 for a 32-bit field: the checksum after `old` became `now` (inet_proto_csum_replace4). */
-function replace32(checksum: number, old: number, now: number): number {
-  let sum = (~checksum & 0xffff) + (~(old >>> 16) & 0xffff) + (~old & 0xffff) + (now >>> 16) + (now & 0xffff);
-  sum = (sum & 0xffff) + (sum >>> 16);
-  sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
 }
 
 export class SeqAdjustments {
@@ -89,13 +82,14 @@ export class SeqAdjustments {
     const seqOff = after(seq | 0, w[mine + POS]) ? w[mine + AFTER] : w[mine + BEFORE];
     const newSeq = (seq + seqOff) >>> 0;
     writeU32(b, l4 + TcpField.SEQ, newSeq);
-    csum = replace32(csum, seq, newSeq);
+    // inet_proto_csum_replace4: the RFC 1624 update for each rewritten 32-bit field.
+    csum = updateChecksum32(csum, seq, newSeq);
     if ((b[l4 + TcpField.FLAGS] & TcpFlag.ACK) !== 0) {
       const ack = readU32(b, l4 + TcpField.ACK);
       const ackOff = after((ack - w[theirs + BEFORE]) | 0, w[theirs + POS]) ? w[theirs + AFTER] : w[theirs + BEFORE];
       const newAck = (ack - ackOff) >>> 0;
       writeU32(b, l4 + TcpField.ACK, newAck);
-      csum = replace32(csum, ack, newAck);
+      csum = updateChecksum32(csum, ack, newAck);
       const sacked = this.adjustSack(b, l4, w, theirs, csum);
       if (sacked < 0) return false;
       csum = sacked;
@@ -124,7 +118,7 @@ export class SeqAdjustments {
           const off = after((v - w[theirs + BEFORE]) | 0, w[theirs + POS]) ? w[theirs + AFTER] : w[theirs + BEFORE];
           const moved = (v - off) >>> 0;
           writeU32(b, s, moved);
-          csum = replace32(csum, v, moved);
+          csum = updateChecksum32(csum, v, moved);
         }
       }
       at += size;
