@@ -3,16 +3,14 @@
 // same port-selection rule, TTL, valid checksums) and the same conntrack entries (tuples, TCP state, flags).
 // Skipped, with the reason in the test name, only without root, namespaces, nft, python3, conntrack or ethtool.
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { listSandboxNamespaces } from "../../config/nftables/kernel-sandbox.js";
+import { describe, expect, it } from "vitest";
 import { generateScenario } from "./generator.js";
-import { KernelRig, KernelRouter, probeKernelRig } from "./kernel-rig.js";
+import { KernelRouter } from "./kernel-rig.js";
+import { kernelRigSkip, useKernelRig } from "./kernel-rig.fixture.js";
 import { engineRouterFor, firstDifference, replay } from "./replay.js";
 import { variantRuleset } from "./scenario.js";
 
-const missing = probeKernelRig();
-const skip = missing !== null;
-const needs = skip ? ` [skipped: needs ${missing}]` : "";
+const { skip, needs } = kernelRigSkip();
 const SEQUENCES = 240;
 
 /** Seeds that once disagreed, each with the engine fix (or rig fix) that made them agree. */
@@ -25,23 +23,11 @@ const REGRESSIONS: readonly { readonly seed: number; readonly what: string }[] =
 ];
 
 describe("differential: engine vs kernel router", () => {
-  let rig: KernelRig | null = null;
-  let names: string[] = [];
-
-  beforeAll(async () => {
-    if (skip) return;
-    rig = await KernelRig.open({ tcpLoose: true, tcpBeLiberal: false, rpFilter: 0 });
-    names = rig.namespaceNames;
-  });
-
-  afterAll(async () => {
-    await rig?.close();
-    if (!skip) expect(listSandboxNamespaces().filter((n) => names.includes(n))).toEqual([]);
-  });
+  const rig = useKernelRig(skip);
 
   async function disagreement(seed: number): Promise<string | null> {
     const s = generateScenario(seed);
-    const kernel = await replay(new KernelRouter(rig!, (x) => variantRuleset(x.variant)), s);
+    const kernel = await replay(new KernelRouter(rig(), (x) => variantRuleset(x.variant)), s);
     const engine = await replay(
       engineRouterFor((x) => variantRuleset(x.variant)),
       s,
@@ -79,7 +65,7 @@ describe("differential: engine vs kernel router", () => {
     let entries = 0;
     for (let seed = 1; seed <= 40; seed++) {
       const s = generateScenario(seed);
-      const run = await replay(new KernelRouter(rig!, (x) => variantRuleset(x.variant)), s);
+      const run = await replay(new KernelRouter(rig(), (x) => variantRuleset(x.variant)), s);
       for (const st of run.steps) {
         if (st.outputs.length === 0) silent++;
         out += st.outputs.filter((o) => o.startsWith("wan ") && !o.includes("id=local")).length;

@@ -15,15 +15,12 @@ import {
   SERVER,
   SERVER_ISN,
   sessionRuleset,
-  useKernelRig,
 } from "./session.fixture.js";
 import type { SessionRouter } from "./session.fixture.js";
-import { probeKernelRig } from "./kernel-rig.js";
+import { kernelRigSkip, useKernelRig } from "./kernel-rig.fixture.js";
 import { Flags, RouterAddress } from "./scenario.js";
 
-const missing = probeKernelRig();
-const skip = missing !== null;
-const needs = skip ? ` [skipped: needs ${missing}]` : "";
+const { skip, needs } = kernelRigSkip();
 
 /** The seed router's policy with a counter: plans are kept for it (its forward path is flow-invariant). */
 const POLICY = { counter: true } as const;

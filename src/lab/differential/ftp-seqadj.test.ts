@@ -15,16 +15,13 @@ import {
   fromClient,
   fromServer,
   sessionRuleset,
-  useKernelRig,
 } from "./session.fixture.js";
 import type { SessionRouter } from "./session.fixture.js";
-import { probeKernelRig } from "./kernel-rig.js";
+import { kernelRigSkip, useKernelRig } from "./kernel-rig.fixture.js";
 import { Flags } from "./scenario.js";
 import type { Side } from "./scenario.js";
 
-const missing = probeKernelRig();
-const skip = missing !== null;
-const needs = skip ? ` [skipped: needs ${missing}]` : "";
+const { skip, needs } = kernelRigSkip();
 
 /** "192,168,1,5" is one character shorter than "198,51,100,2": the rewrite grows the segment by one byte. */
 const CLIENT = "192.168.1.5";

@@ -4,23 +4,21 @@
 // afterwards) and through the engine; the replies (side, addresses, ports, seq/ack, ICMP quote) and the conntrack
 // table afterwards (TCP state and timeout class) must agree. Skipped, with the reason in the name, without root.
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Datapath } from "../../engine/datapath.js";
 import type { DatapathSink } from "../../engine/datapath.js";
 import type { Chain, Expr, Origin, Rule, Ruleset, Selector, Value } from "../../engine/filter/index.js";
 import { badChecksums, tcpPacket, udpPacket } from "../../engine/nat/packets.fixture.js";
-import { listSandboxNamespaces } from "../../config/nftables/kernel-sandbox.js";
 import { readU16, readU32 } from "../../wire/bytes.js";
 import { Ipv4Field } from "../../wire/ipv4.js";
 import { TcpField } from "../../wire/tcp.js";
-import { KernelRig, probeKernelRig } from "./kernel-rig.js";
+import type { KernelRig } from "./kernel-rig.js";
+import { kernelRigSkip, useKernelRig } from "./kernel-rig.fixture.js";
 import { rigRouterOptions } from "./replay.js";
 import { Flags, FORWARD_TARGET, RouterAddress } from "./scenario.js";
 import type { Side } from "./scenario.js";
 
-const missing = probeKernelRig();
-const skip = missing !== null;
-const needs = skip ? ` [skipped: needs ${missing}]` : "";
+const { skip, needs } = kernelRigSkip();
 
 const CLIENT = "192.168.1.10";
 const SERVER = "203.0.113.5";
@@ -269,24 +267,12 @@ async function refusedFirst(r: Router, proto: "tcp" | "udp", output: OutputPolic
 const POLICIES: readonly OutputPolicy[] = ["none", "drop-related", "established-only"];
 
 describe("reject replies attached to the refused packet's entry (nf_ct_attach), kernel vs engine", () => {
-  let rig: KernelRig | null = null;
-  let names: string[] = [];
+  const rig = useKernelRig(skip);
   const engine = new EngineSide();
-
-  beforeAll(async () => {
-    if (skip) return;
-    rig = await KernelRig.open({ tcpLoose: true, tcpBeLiberal: false, rpFilter: 0 });
-    names = rig.namespaceNames;
-  });
-
-  afterAll(async () => {
-    await rig?.close();
-    if (!skip) expect(listSandboxNamespaces().filter((n) => names.includes(n))).toEqual([]);
-  });
 
   for (const output of POLICIES) {
     it.skipIf(skip)(`(a) established connection, segment reset in forward, output ${output}${needs}`, async () => {
-      const kernel = await established(new KernelSide(rig!), output);
+      const kernel = await established(new KernelSide(rig()), output);
       const ours = await established(engine, output);
       expect(kernel.setup).toBe(3);
       expect(ours).toEqual(kernel);
@@ -305,7 +291,7 @@ describe("reject replies attached to the refused packet's entry (nf_ct_attach), 
       it.skipIf(skip)(
         `(b) ${proto} first packet through DNAT refused in forward, output ${output}${needs}`,
         async () => {
-          const kernel = await refusedFirst(new KernelSide(rig!), proto, output);
+          const kernel = await refusedFirst(new KernelSide(rig()), proto, output);
           const ours = await refusedFirst(engine, proto, output);
           expect(ours).toEqual(kernel);
           expect(kernel.entries).toEqual([]);

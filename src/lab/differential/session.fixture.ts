@@ -3,7 +3,6 @@
 
 import { Datapath } from "../../engine/datapath.js";
 import type { DatapathSink } from "../../engine/datapath.js";
-import { afterAll, beforeAll } from "vitest";
 import type { Chain, Expr, Origin, Rule, Ruleset, Selector, Value } from "../../engine/filter/index.js";
 import { badChecksums, tcpPacket } from "../../engine/nat/packets.fixture.js";
 import { readU16, readU32 } from "../../wire/bytes.js";
@@ -105,22 +104,6 @@ export function sessionRuleset(policy: SessionPolicy = {}): Ruleset {
         chains,
       },
     ],
-  };
-}
-
-/** Opens the kernel rig before the describe block's tests and closes it after (nothing when `skip`). */
-export function useKernelRig(skip: boolean): () => KernelRig {
-  let rig: KernelRig | null = null;
-  beforeAll(async () => {
-    if (skip) return;
-    rig = await KernelRig.open({ tcpLoose: true, tcpBeLiberal: false, rpFilter: 0 });
-  }, 60_000);
-  afterAll(async () => {
-    await rig?.close();
-  });
-  return () => {
-    if (rig === null) throw new Error("the kernel rig is not open");
-    return rig;
   };
 }
 

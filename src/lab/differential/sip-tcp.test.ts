@@ -17,16 +17,13 @@ import {
   fromClient,
   fromServer,
   sessionRuleset,
-  useKernelRig,
 } from "./session.fixture.js";
 import type { SessionRouter } from "./session.fixture.js";
-import { probeKernelRig } from "./kernel-rig.js";
+import { kernelRigSkip, useKernelRig } from "./kernel-rig.fixture.js";
 import { Flags, RouterAddress } from "./scenario.js";
 import type { Side } from "./scenario.js";
 
-const missing = probeKernelRig();
-const skip = missing !== null;
-const needs = skip ? ` [skipped: needs ${missing}]` : "";
+const { skip, needs } = kernelRigSkip();
 
 const SIP = 5060;
 
