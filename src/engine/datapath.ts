@@ -188,6 +188,8 @@ export type DropReason =
   | { readonly kind: "malformed"; readonly error: WireError }
   | { readonly kind: "conntrack-table-full" }
   | { readonly kind: "conntrack-clash" }
+  /** A helper refused the message it parses (nf_ct_helper_log's line, e.g. "cannot parse cseq"): NF_DROP. */
+  | { readonly kind: "helper"; readonly helper: "ftp" | "sip"; readonly message: string }
   | { readonly kind: "nat"; readonly reason: Extract<NatVerdict, { kind: "drop" }>["reason"] }
   | { readonly kind: "rp-filter"; readonly reason: Extract<RpFilterVerdict, { kind: "drop" }>["reason"] }
   | { readonly kind: "no-route"; readonly cause: string }
@@ -841,6 +843,11 @@ export class Datapath {
     if (this.attached && meta.ctDir === CtDir.REPLY) return null;
     if (this.conntrack.helper(meta.ctEntry) !== CtHelper.NONE) {
       const helped = this.conntrack.help(meta, now);
+      if (helped === HelperNatResult.HELPER_DROP) {
+        const helper = this.conntrack.helper(meta.ctEntry) === CtHelper.SIP ? "sip" : "ftp";
+        const reason = { kind: "helper", helper, message: this.conntrack.lastHelperLog } as const;
+        return this.abandon({ kind: "dropped", hook: this.currentHook, reason });
+      }
       if (helped !== HelperNatResult.ACCEPT) {
         const reason = helped === HelperNatResult.NO_PORT ? "helper-no-port" : "helper-mangle";
         return this.abandon({ kind: "dropped", hook: this.currentHook, reason: { kind: "nat", reason } });

@@ -35,6 +35,8 @@ function formatDrop(reason: DropReason): string {
       return "dropped: conntrack table full";
     case "conntrack-clash":
       return "dropped: conntrack clash at confirm";
+    case "helper":
+      return `dropped by the ${reason.helper} helper: ${reason.message}`;
     case "nat":
       return `dropped: nat ${reason.reason}`;
     case "rp-filter":

@@ -169,6 +169,8 @@ export class Twin {
         return { node: s.node, layer: "routing", rule: "forwarding is off" };
       case "nat":
         return { node: s.node, layer: "nat", rule: `nat ${d.reason.reason}` };
+      case "helper":
+        return { node: s.node, layer: "nat", rule: `${d.reason.helper} helper: ${d.reason.message}` };
       default:
         return { node: s.node, layer: "routing", rule: d.reason.kind };
     }

@@ -1,7 +1,7 @@
-// FTP and SIP payload parsing (nf_conntrack_ftp.c, nf_conntrack_sip.c): fixed messages plus property tests.
+// FTP payload parsing (nf_conntrack_ftp.c): fixed messages plus property tests (SIP's scanner: sip-scan.test.ts).
 import { describe, expect, it } from "vitest";
 import { fc, test } from "@fast-check/vitest";
-import { parseFtp, parseSip, payloadText } from "./alg-helper.js";
+import { parseFtp, payloadText } from "./alg-helper.js";
 
 const octet = fc.integer({ min: 0, max: 255 });
 const port = fc.integer({ min: 1, max: 65535 });
@@ -65,59 +65,6 @@ describe("parseFtp", () => {
       expect(r.port).toBeGreaterThanOrEqual(1);
       expect(r.port).toBeLessThanOrEqual(65535);
     }
-  });
-});
-
-describe("parseSip", () => {
-  const register =
-    "REGISTER sip:evil.example SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.10:5060\r\nCSeq: 1 REGISTER\r\n" +
-    "Contact: <sip:u@192.168.1.10:5062>;expires=600\r\nContent-Length: 0\r\n\r\n";
-
-  it("reads a REGISTER's Contact and expiry", () => {
-    const m = parseSip(register);
-    expect(m).toMatchObject({ kind: "request", method: "REGISTER", contact: { port: 5062, expires: 600 } });
-    expect(m?.contact?.address.words[0]).toBe(0xc0a8010a);
-  });
-
-  it("reads a response's status and CSeq method, and SDP media", () => {
-    const ok =
-      "SIP/2.0 200 OK\r\nCSeq: 7 INVITE\r\nContent-Type: application/sdp\r\n\r\n" +
-      "v=0\r\no=- 1 1 IN IP4 192.168.1.10\r\nc=IN IP4 192.168.1.10\r\nm=audio 49170 RTP/AVP 0\r\nm=video 51372 RTP/AVP 31\r\n";
-    const m = parseSip(ok);
-    expect(m).toMatchObject({ kind: "response", status: 200, method: "INVITE" });
-    expect(m?.sdp?.ports).toEqual([49170, 51372]);
-    expect(m?.sdp?.address.words[0]).toBe(0xc0a8010a);
-  });
-
-  it("defaults the Contact port to 5060 and accepts the compact form and IPv6", () => {
-    expect(parseSip("REGISTER sip:x SIP/2.0\r\nm: <sip:10.0.0.1>\r\n\r\n")?.contact?.port).toBe(5060);
-    const v6 = parseSip("REGISTER sip:x SIP/2.0\r\nContact: <sip:u@[2001:db8::5]:5070>\r\n\r\n");
-    expect(v6?.contact?.address.family).toBe(6);
-    expect(v6?.contact?.port).toBe(5070);
-  });
-
-  it("locates the Contact's host and port (what nf_nat_sip_expect rewrites)", () => {
-    const c = parseSip(register)?.contact;
-    expect(c && register.slice(c.at, c.at + c.len)).toBe("192.168.1.10:5062");
-    const text = "REGISTER sip:x SIP/2.0\r\nm: <sip:10.0.0.1>\r\n\r\n";
-    const d = parseSip(text)?.contact;
-    expect(d && text.slice(d.at, d.at + d.len)).toBe("10.0.0.1");
-  });
-
-  it("is null for text that is not SIP", () => {
-    expect(parseSip("GET / HTTP/1.1\r\nHost: x\r\n\r\n")).toBeNull();
-  });
-
-  test.prop([octet, octet, octet, octet, port])("Contact round-trips any IPv4 endpoint", (a, b, c, d, p) => {
-    const m = parseSip(`REGISTER sip:r SIP/2.0\r\nContact: <sip:user@${a}.${b}.${c}.${d}:${p}>\r\n\r\n`);
-    expect(m?.contact?.port).toBe(p);
-    expect(m?.contact?.address.words[0]).toBe(((a << 24) | (b << 16) | (c << 8) | d) >>> 0);
-    expect(m?.contact?.len).toBe(`${a}.${b}.${c}.${d}:${p}`.length);
-  });
-
-  test.prop([fc.string({ maxLength: 300 })])("never throws on arbitrary text", (s) => {
-    const m = parseSip(s);
-    if (m?.contact) expect(m.contact.port).toBeGreaterThanOrEqual(1);
   });
 });
 

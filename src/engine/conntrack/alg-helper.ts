@@ -1,7 +1,8 @@
-// Application-level gateway helpers (nf_conntrack_ftp.c, nf_conntrack_sip.c): they read the payload of a helped
-// connection and create expectations for the connections it announces. Off unless `ct helper set` attached them
-// (automatic assignment is gone since Linux 4.7, SEMANTICS.md §2.11). Parsing works on text decoded from the
-// payload: helpers run only for helped entries, never on the established fast path, so strings are fine here.
+// Application-level gateway helpers: what the FTP and SIP helpers (nf_conntrack_ftp.c here, nf_conntrack_sip.c in
+// sip-helper.ts) share, and the FTP helper itself. They read the payload of a helped connection and create
+// expectations for the connections it announces. Off unless `ct helper set` attached them (automatic assignment is
+// gone since Linux 4.7, SEMANTICS.md §2.11). FTP parsing works on text decoded from the payload: helpers run only
+// for helped entries, never on the established fast path, so strings are fine here.
 import type { Family, PacketMeta } from "../packet-meta.js";
 import { CtState, CtStatus, Proto } from "../packet-meta.js";
 import { parseIpv4, parseIpv6 } from "../../wire/address.js";
@@ -23,7 +24,7 @@ export const AnnounceFormat = {
 
 /** The NAT half's expectfn for the connection a helper expects (conntrack.ts ExpectNat, same values). */
 const EXPECT_NAT_FOLLOW_MASTER = 1;
-const EXPECT_NAT_SIP_EXPECTED = 2;
+export const EXPECT_NAT_SIP_EXPECTED = 2;
 
 /**
  * An expectation the conntrack half built but did not register because the master is NATed
@@ -46,15 +47,42 @@ export interface PendingExpectation {
   format: number;
   matchAt: number;
   matchLen: number;
+  /** SIP: the phone's forced port (nf_ct_sip_master.forced_dport), which stands for its source port; else 0. */
+  forcedDport: number;
 }
 
-/** What the NAT half answers (the kernel's NF_ACCEPT, or NF_DROP with the helper log line's reason). */
-export const HelperNatResult = { ACCEPT: 0, NO_PORT: 1, CANNOT_MANGLE: 2 } as const;
+/**
+ * What a helper answers: the kernel's NF_ACCEPT, or NF_DROP with its reason — the NAT half found no port or could
+ * not rewrite the payload, or the conntrack half refused the message (HELPER_DROP: its nf_ct_helper_log line is in
+ * `HelperHost.helperLog`).
+ */
+export const HelperNatResult = { ACCEPT: 0, NO_PORT: 1, CANNOT_MANGLE: 2, HELPER_DROP: 3 } as const;
 
-/** nf_nat_sip_hooks->expect and nf_nat_ftp_hook, provided by src/engine/nat/helper-nat.ts. */
+/** nf_nat_sip_hooks and nf_nat_ftp_hook, provided by src/engine/nat/helper-nat.ts. */
 export interface HelperNat {
-  /** Moves `pending` to the master's translated address, registers it and rewrites the packet; a HelperNatResult. */
+  /**
+   * Moves `pending` to the master's translated address, registers it and rewrites the packet; a HelperNatResult.
+   * For FTP a resized TCP segment gets its sequence adjustment here; SIP sets it once per segment (sipSeqAdjust).
+   */
   expect(meta: PacketMeta, master: number, dir: number, pending: PendingExpectation, now: number): number;
+  /**
+   * nf_nat_sip (hooks->msg): rewrites the SIP message of `length` bytes at `base` in meta.bytes — Request-URI, top
+   * Via with its maddr/received/rport, every Contact, From and To — where they name an end of the master as this
+   * side sees it. The message's new length, or -1 when a rewrite failed (NF_DROP).
+   */
+  sipMessage(meta: PacketMeta, master: number, dir: number, base: number, length: number, forcedDport: number): number;
+  /** nf_nat_sip_seq_adjust: a TCP segment of `dir` starting at `seq` grew or shrank by `off` bytes in total. */
+  sipSeqAdjust(master: number, dir: number, seq: number, off: number): void;
+}
+
+/** struct nf_ct_sip_master: what the SIP helper remembers of one connection. */
+export interface SipMaster {
+  /** CSeq of the last REGISTER that set up (or released) a signalling expectation; its answer is the one read. */
+  registerCseq: number;
+  /** CSeq of the last INVITE whose SDP was processed; a failure answer to it flushes the media expectations. */
+  inviteCseq: number;
+  /** The Via port of a phone that sends from another port than it listens on (Cisco), 0 without one. */
+  forcedDport: number;
 }
 
 /** The line end nf_conntrack_ftp.c looks for at the end of a segment. */
@@ -90,6 +118,17 @@ export interface HelperHost {
     now: number,
   ): boolean;
   flushSignalling(master: number): void;
+  sport(e: number, dir: number): number;
+  /** nf_ct_unexpect_related: withdraw expectation `x`. */
+  unexpectRelated(x: number): void;
+  /** nf_ct_refresh: entry `e` now expires `ms` after `now`. */
+  refreshTimeout(e: number, ms: number, now: number): void;
+  /** nf_conntrack_sip.c flush_expectations(ct, true): drop the master's media expectations. */
+  flushMedia(master: number): void;
+  /** The SIP helper's state of connection `master`. */
+  sipMaster(master: number): SipMaster;
+  /** nf_ct_helper_log: why the helper is about to drop the packet. */
+  helperLog(message: string): void;
   /** nf_conntrack_ftp.c find_nl_seq: does a segment of `dir` starting at `seq` start right after a line end? */
   ftpLineStart(master: number, dir: number, seq: number): boolean;
   /** update_nl_seq: a segment of `dir` ended a line just before `seq`. */
@@ -113,29 +152,7 @@ export interface FtpAnnouncement {
   len: number;
 }
 
-/** The parts of a SIP message (RFC 3261) the helper acts on. */
-export interface SipMessage {
-  kind: "request" | "response";
-  /** Request method, or the CSeq method of a response. */
-  method: string;
-  /** Response status code, 0 for requests. */
-  status: number;
-  /** `at`/`len`: the URI's `host[:port]` in the text, which nf_nat_sip_expect rewrites. */
-  contact: { address: WordAddress; port: number; expires: number | null; at: number; len: number } | null;
-  /** The Expires header, if any. */
-  expires: number | null;
-  /** RFC 4566 SDP body: connection address and media ports. */
-  sdp: { address: WordAddress; ports: number[] } | null;
-}
-
 const FTP_EXPECT_TIMEOUT_MS = 5 * 60 * 1000;
-/** nf_conntrack_sip.c: sip_timeout default 3600 s for registrations, SIP_EXPECT_AUDIO 3 min for media. */
-const SIP_DEFAULT_EXPIRES_S = 3600;
-const SIP_MEDIA_TIMEOUT_MS = 3 * 60 * 1000;
-const SIP_DEFAULT_PORT = 5060;
-const MS = 1000;
-const EXPECT_PERMANENT = 1;
-const EXPECT_INACTIVE = 2;
 const MAX_PORT = 65535;
 const MAX_OCTET = 255;
 
@@ -225,67 +242,6 @@ export function parseFtp(text: string, fromServer: boolean): FtpAnnouncement | n
   return null;
 }
 
-const SIP_REQUEST_RE = /^([A-Z]+) [^ \r\n]+ SIP\/2\.0\r?$/m;
-const SIP_RESPONSE_RE = /^SIP\/2\.0 (\d{3})[^\r\n]*$/m;
-const CSEQ_RE = /^CSeq[ \t]*:[ \t]*\d+[ \t]+([A-Za-z]+)/im;
-const CONTACT_RE = /^(?:Contact|m)[ \t]*:[ \t]*([^\r\n]*)$/dim;
-const CONTACT_URI_RE = /sips?:(?:[^@\s;>]*@)?(\[[0-9A-Fa-f:.]+\]|[0-9.]+|[0-9A-Fa-f:]+)(?::(\d{1,5}))?/di;
-const CONTACT_EXPIRES_RE = /;[ \t]*expires[ \t]*=[ \t]*(\d+)/i;
-const EXPIRES_RE = /^Expires[ \t]*:[ \t]*(\d+)/im;
-const SDP_C_RE = /^c=IN IP([46]) ([0-9A-Fa-f:.]+)/m;
-const SDP_M_RE = /^m=[a-z]+ (\d{1,5})(?:\/\d+)? /gm;
-
-/** Parses the parts of a SIP message the helper needs (RFC 3261 §7, §20.10 Contact, §20.19 Expires; RFC 4566). */
-export function parseSip(text: string): SipMessage | null {
-  let kind: SipMessage["kind"];
-  let method: string;
-  let status = 0;
-  const rs = SIP_RESPONSE_RE.exec(text);
-  const rq = SIP_REQUEST_RE.exec(text);
-  if (rs && (!rq || rs.index < rq.index)) {
-    kind = "response";
-    status = Number(rs[1]);
-    const cs = CSEQ_RE.exec(text);
-    method = cs ? cs[1].toUpperCase() : "";
-  } else if (rq) {
-    kind = "request";
-    method = rq[1];
-  } else return null;
-
-  let contact: SipMessage["contact"] = null;
-  const c = CONTACT_RE.exec(text);
-  if (c) {
-    const u = CONTACT_URI_RE.exec(c[1]);
-    if (u) {
-      const host = u[1].startsWith("[") ? u[1].slice(1, -1) : u[1];
-      const address = parseAddress(host);
-      const port = u[2] ? Number(u[2]) : SIP_DEFAULT_PORT;
-      const ex = CONTACT_EXPIRES_RE.exec(c[1]);
-      const where = span(u, 1, u[2] ? 2 : 1);
-      const at = (c.indices?.[1]?.[0] ?? 0) + where.at;
-      if (address && port >= 1 && port <= MAX_PORT)
-        contact = { address, port, expires: ex ? Number(ex[1]) : null, at, len: where.len };
-    }
-  }
-  const ex = EXPIRES_RE.exec(text);
-  const expires = ex ? Number(ex[1]) : null;
-
-  let sdp: SipMessage["sdp"] = null;
-  const sc = SDP_C_RE.exec(text);
-  if (sc) {
-    const address = parseAddress(sc[2]);
-    if (address && address.family === (sc[1] === "4" ? 4 : 6)) {
-      const ports: number[] = [];
-      for (const m of text.matchAll(SDP_M_RE)) {
-        const p = Number(m[1]);
-        if (p >= 1 && p < MAX_PORT) ports.push(p);
-      }
-      sdp = { address, ports };
-    }
-  }
-  return { kind, method, status, contact, expires, sdp };
-}
-
 function sameAddress(a: WordAddress, family: Family, w: Uint32Array): boolean {
   if (a.family !== family) return false;
   const n = family === 4 ? 1 : 4;
@@ -296,8 +252,7 @@ function sameAddress(a: WordAddress, family: Family, w: Uint32Array): boolean {
 const OTHER_SRC = new Uint32Array(4);
 const OTHER_DST = new Uint32Array(4);
 const OWN_SRC = new Uint32Array(4);
-const OWN_DST = new Uint32Array(4);
-const NAT_MASK = CtStatus.SRC_NAT | CtStatus.DST_NAT;
+export const NAT_MASK = CtStatus.SRC_NAT | CtStatus.DST_NAT;
 
 const PENDING: PendingExpectation = {
   family: 4,
@@ -313,18 +268,21 @@ const PENDING: PendingExpectation = {
   format: 0,
   matchAt: 0,
   matchLen: 0,
+  forcedDport: 0,
 };
 
 /**
  * nf_ct_expect_related, or — when the master is NATed and the node has the NAT half — the NAT hook, which moves
  * the expectation to the translated address and rewrites the announcement (`if (hooks && ct->status &
- * IPS_NAT_MASK)` in nf_conntrack_sip.c / nf_conntrack_ftp.c). Returns a HelperNatResult.
+ * IPS_NAT_MASK)` in nf_conntrack_sip.c / nf_conntrack_ftp.c). Returns a HelperNatResult; an expectation that
+ * cannot be added drops the packet ("Can't expect this? Best to drop packet now.").
  */
-function expectOrNat(
+export function expectOrNat(
   host: HelperHost,
   meta: PacketMeta,
   e: number,
   dir: number,
+  src: Uint32Array,
   dst: Uint32Array,
   dport: number,
   proto: number,
@@ -335,17 +293,19 @@ function expectOrNat(
   matchAt: number,
   matchLen: number,
   now: number,
+  forcedDport = 0,
 ): number {
   const family = host.family(e);
   const hooks = host.helperNat;
   if (hooks === null || (host.status(e) & NAT_MASK) === 0) {
-    host.expect(e, family, proto, OTHER_SRC, 0, dst, dport, timeoutMs, now, flags);
-    return HelperNatResult.ACCEPT;
+    if (host.expect(e, family, proto, src, 0, dst, dport, timeoutMs, now, flags) >= 0) return HelperNatResult.ACCEPT;
+    host.helperLog("cannot add expectation");
+    return HelperNatResult.HELPER_DROP;
   }
   const p = PENDING;
   p.family = family;
   p.proto = proto;
-  p.src.set(OTHER_SRC);
+  p.src.set(src);
   p.srcAny = false;
   p.sport = 0;
   p.dst.set(dst);
@@ -356,6 +316,7 @@ function expectOrNat(
   p.format = format;
   p.matchAt = matchAt;
   p.matchLen = matchLen;
+  p.forcedDport = forcedDport;
   return hooks.expect(meta, e, dir, p, now);
 }
 
@@ -382,6 +343,7 @@ function ftpCommand(
     meta,
     e,
     dir,
+    OTHER_SRC,
     daddr,
     a.port,
     Proto.TCP,
@@ -396,87 +358,34 @@ function ftpCommand(
 }
 
 /**
- * Runs helper `h` of entry `e` over the payload of the packet in `meta` (from byte `payloadAt`, travelling in
- * `dir`). Returns a HelperNatResult: anything but ACCEPT means the packet must be dropped (NF_DROP).
+ * The FTP helper (nf_conntrack_ftp.c help()) on the payload of the packet in `meta` (from byte `payloadAt`,
+ * travelling in `dir`) of entry `e`. Returns a HelperNatResult: anything but ACCEPT means the packet must be
+ * dropped (NF_DROP).
  */
-export function runHelper(
+export function ftpHelp(
   host: HelperHost,
-  h: number,
   e: number,
   dir: number,
   meta: PacketMeta,
   payloadAt: number,
   now: number,
 ): number {
-  const family = host.family(e);
   // The expected connection travels in the other direction: "we refer to the reverse direction tuples here".
   host.src(e, 1 - dir, OTHER_SRC);
   host.dst(e, 1 - dir, OTHER_DST);
   host.src(e, dir, OWN_SRC);
-  host.dst(e, dir, OWN_DST);
   const end = Math.min(meta.l3 + meta.length, meta.bytes.length);
-  if (h === CtHelper.FTP) {
-    // "Until there's been traffic both ways, don't look in packets."
-    if (meta.ctState !== CtState.ESTABLISHED) return HelperNatResult.ACCEPT;
-    // nf_conntrack_ftp.c help(): only a segment that starts where a line ended in this direction is parsed (the
-    // first one of each direction never is), and a segment ending in \n marks where the next line starts — in the
-    // sender's own numbering, whatever the NAT half then does to the segment.
-    const seq = meta.seq >>> 0;
-    const endsInNl = meta.bytes[end - 1] === NEWLINE;
-    const lineEnd = (seq + (end - payloadAt)) >>> 0;
-    const r = host.ftpLineStart(e, dir, seq)
-      ? ftpCommand(host, meta, e, dir, payloadAt, end, now)
-      : HelperNatResult.ACCEPT;
-    if (endsInNl) host.noteFtpLineEnd(e, dir, lineEnd);
-    return r;
-  }
-  const text = payloadText(meta.bytes.subarray(payloadAt, end));
-  if (h !== CtHelper.SIP) return HelperNatResult.ACCEPT;
-  const m = parseSip(text);
-  if (!m) return HelperNatResult.ACCEPT;
-  const proto = host.proto(e);
-  if (m.kind === "request" && m.method === "REGISTER" && m.contact) {
-    // process_register_request: no third-party registrations; expires 0 releases the binding.
-    if (!sameAddress(m.contact.address, family, OWN_SRC)) return HelperNatResult.ACCEPT;
-    const expires = m.contact.expires ?? m.expires ?? SIP_DEFAULT_EXPIRES_S;
-    if (expires === 0) return HelperNatResult.ACCEPT;
-    const r = expectOrNat(
-      host,
-      meta,
-      e,
-      dir,
-      m.contact.address.words,
-      m.contact.port,
-      proto,
-      expires * MS,
-      EXPECT_PERMANENT | EXPECT_INACTIVE,
-      EXPECT_NAT_SIP_EXPECTED,
-      AnnounceFormat.SIP_ADDR_PORT,
-      payloadAt + m.contact.at,
-      m.contact.len,
-      now,
-    );
-    if (r !== HelperNatResult.ACCEPT) return r;
-  } else if (m.kind === "response" && m.method === "REGISTER" && m.status >= 200) {
-    // process_register_response: a 2xx whose Contact names the (translated) registering address refreshes and
-    // activates that signalling expectation; any other final answer, or none refreshed, flushes them.
-    const expires = m.contact?.expires ?? m.expires ?? SIP_DEFAULT_EXPIRES_S;
-    const c = m.contact;
-    const refreshed =
-      m.status < 300 &&
-      c !== null &&
-      expires > 0 &&
-      sameAddress(c.address, family, OWN_DST) &&
-      host.refreshSignalling(e, proto, c.address.words, c.port, expires * MS, now);
-    if (!refreshed) host.flushSignalling(e);
-  }
-  if (m.sdp && sameAddress(m.sdp.address, family, OWN_SRC)) {
-    // set_expected_rtp_rtcp with sip_direct_media: RTP on the port, RTCP on port + 1, from the peer only. The
-    // NAT half of SDP (nf_nat_sdp_media) is not modelled: media expectations keep the announced address.
-    for (const p of m.sdp.ports) {
-      host.expect(e, family, Proto.UDP, OTHER_SRC, 0, m.sdp.address.words, p, SIP_MEDIA_TIMEOUT_MS, now);
-      host.expect(e, family, Proto.UDP, OTHER_SRC, 0, m.sdp.address.words, p + 1, SIP_MEDIA_TIMEOUT_MS, now);
-    }
-  }
-  return HelperNatResult.ACCEPT;
+  // "Until there's been traffic both ways, don't look in packets."
+  if (meta.ctState !== CtState.ESTABLISHED) return HelperNatResult.ACCEPT;
+  // nf_conntrack_ftp.c help(): only a segment that starts where a line ended in this direction is parsed (the
+  // first one of each direction never is), and a segment ending in \n marks where the next line starts — in the
+  // sender's own numbering, whatever the NAT half then does to the segment.
+  const seq = meta.seq >>> 0;
+  const endsInNl = meta.bytes[end - 1] === NEWLINE;
+  const lineEnd = (seq + (end - payloadAt)) >>> 0;
+  const r = host.ftpLineStart(e, dir, seq)
+    ? ftpCommand(host, meta, e, dir, payloadAt, end, now)
+    : HelperNatResult.ACCEPT;
+  if (endsInNl) host.noteFtpLineEnd(e, dir, lineEnd);
+  return r;
 }

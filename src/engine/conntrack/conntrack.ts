@@ -16,10 +16,11 @@ import { formatIpv4, formatIpv6, wordsToIpv6 } from "../../wire/address.js";
 import { TcpCause, TcpTracker, TcpVerdict, tcpFlagsValid } from "./tcp-tracker.js";
 import { TCP_STATE_NAMES, TcpTimeouts, resolveTimeouts } from "./timeouts.js";
 import type { TimeoutProfile, TimeoutTable } from "./timeouts.js";
-import { CtHelper, runHelper } from "./alg-helper.js";
+import { CtHelper, ftpHelp } from "./alg-helper.js";
+import { sipHelp } from "./sip-helper.js";
 import { ExpiryClock, PROTO_SHIFT, R, STATUS_MASK } from "./entry-layout.js";
 import { SeqAdjustments } from "./seqadj.js";
-import type { HelperHost, HelperNat } from "./alg-helper.js";
+import type { HelperHost, HelperNat, SipMaster } from "./alg-helper.js";
 import { HelperNatResult } from "./alg-helper.js";
 
 export interface ConntrackOptions {
@@ -287,6 +288,10 @@ export class Conntrack implements HelperHost {
    * two sequence numbers right after a segment that ended in \n.
    */
   private readonly ftpLines = new Map<number, Uint32Array>();
+  /** The SIP helper's state per entry (struct nf_ct_sip_master), for the entries it has seen. */
+  private readonly sipMasters = new Map<number, SipMaster>();
+  /** The last nf_ct_helper_log line: why a helper dropped the packet it returned HELPER_DROP for. */
+  lastHelperLog = "";
   /** `ct mark` of the entries that have one (nf_conn's mark; most entries never get one). */
   private readonly marks = new Map<number, number>();
 
@@ -1104,6 +1109,7 @@ export class Conntrack implements HelperHost {
     this.marks.delete(e);
     this.seqadj.forget(e);
     this.ftpLines.delete(e);
+    this.sipMasters.delete(e);
     this.rec[e * R.STRIDE + R.STATUS] = 0;
     this.rec[e * R.STRIDE + R.PLANS] = this.freeHead;
     this.freeHead = e;
@@ -1284,9 +1290,9 @@ export class Conntrack implements HelperHost {
 
   /**
    * The helper hook (nf_conntrack_helper at priority 300 in postrouting/input, i.e. after NAT set the reply tuple):
-   * parses the payload of a packet of a helped entry and creates expectations (FTP PORT/EPRT, 227/229 replies; SIP
-   * REGISTER Contact, 200 OK to REGISTER, SDP c=/m=). With `helperNat` set and the entry NATed, the NAT half
-   * moves the expectation and rewrites the payload in place. Returns a HelperNatResult (not ACCEPT: drop).
+   * parses the payload of a packet of a helped entry and creates expectations (FTP: alg-helper.ts ftpHelp; SIP:
+   * sip-helper.ts sipHelp). With `helperNat` set and the entry NATed, the NAT half moves the expectation and
+   * rewrites the payload. Returns a HelperNatResult (not ACCEPT: drop; HELPER_DROP's reason in lastHelperLog).
    */
   help(meta: PacketMeta, now: number): number {
     const e = meta.ctEntry;
@@ -1303,7 +1309,9 @@ export class Conntrack implements HelperHost {
     else return HelperNatResult.ACCEPT;
     const end = Math.min(meta.l3 + meta.length, b.length);
     if (at >= end) return HelperNatResult.ACCEPT;
-    return runHelper(this, h, e, meta.ctDir, meta, at, now);
+    return h === CtHelper.SIP
+      ? sipHelp(this, e, meta.ctDir, meta, at, now)
+      : ftpHelp(this, e, meta.ctDir, meta, at, now);
   }
 
   /**
@@ -1440,6 +1448,30 @@ export class Conntrack implements HelperHost {
   flushSignalling(master: number): void {
     for (let x = 0; x < this.expCap; x++)
       if (this.expMaster[x] === master && this.expFlags[x] & ExpectFlag.PERMANENT) this.unexpect(x);
+  }
+
+  /** nf_conntrack_sip.c flush_expectations(ct, true): the master's media (not signalling) expectations go. */
+  flushMedia(master: number): void {
+    for (let x = 0; x < this.expCap; x++)
+      if (this.expMaster[x] === master && !(this.expFlags[x] & ExpectFlag.PERMANENT)) this.unexpect(x);
+  }
+
+  sipMaster(master: number): SipMaster {
+    let m = this.sipMasters.get(master);
+    if (m === undefined) {
+      m = { registerCseq: 0, inviteCseq: 0, forcedDport: 0 };
+      this.sipMasters.set(master, m);
+    }
+    return m;
+  }
+
+  helperLog(message: string): void {
+    this.lastHelperLog = message;
+  }
+
+  /** nf_ct_refresh. */
+  refreshTimeout(e: number, ms: number, now: number): void {
+    this.setExpires(e, now + ms);
   }
 
   private unexpect(x: number): void {

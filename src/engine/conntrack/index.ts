@@ -1,8 +1,8 @@
 // Connection tracking (nf_conntrack): the public face of src/engine/conntrack.
 export { Conntrack, CtDrop, CtHook, CtCause, CT_CAUSE_NAMES, ExpectFail, ExpectFlag, ExpectNat } from "./conntrack.js";
 export type { ConntrackOptions, ConntrackEntryView, ConntrackTupleView, ExpectationView } from "./conntrack.js";
-export { AnnounceFormat, CtHelper, HelperNatResult, parseFtp, parseSip, payloadText } from "./alg-helper.js";
-export type { FtpAnnouncement, HelperNat, PendingExpectation, SipMessage, WordAddress } from "./alg-helper.js";
+export { AnnounceFormat, CtHelper, HelperNatResult, parseFtp, payloadText } from "./alg-helper.js";
+export type { FtpAnnouncement, HelperNat, PendingExpectation, SipMaster, WordAddress } from "./alg-helper.js";
 export { TcpState, TCP_STATE_NAMES, LINUX_TIMEOUTS, OPENWRT_TIMEOUTS, resolveTimeouts } from "./timeouts.js";
 export type { TimeoutTable, TimeoutProfile } from "./timeouts.js";
 export { TcpIndex, TcpVerdict, TcpCause, tcpTransition, tcpFlagsValid, tcpIndex } from "./tcp-tracker.js";

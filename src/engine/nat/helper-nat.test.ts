@@ -231,6 +231,68 @@ describe("SIP REGISTER through a masquerading router (nf_nat_sip)", () => {
   });
 });
 
+/** seed-home with the SIP helper on UDP port 5060, both ways. */
+function udpSipRouter(): Datapath {
+  const chains = [
+    baseChain("helpers", 200, "filter", "prerouting", 0, "accept", [
+      rule(201, match({ kind: "payload", protocol: "udp", field: "dport" }, int(5060)), {
+        kind: "ct-helper-set",
+        name: "sip",
+      }),
+    ]),
+  ];
+  return seedRouter(seedRuleset({ chains }));
+}
+
+const udpPayloadOf = (b: Uint8Array): string => dec.decode(b.subarray(IP_HEADER + 8));
+
+function udpChecksumOk(b: Uint8Array): boolean {
+  const len = readU16(b, 2) - IP_HEADER;
+  return foldSum(sumWords(b, IP_HEADER, len, pseudoHeaderSumV4(readU32(b, 12), readU32(b, 16), 17, len))) === 0xffff;
+}
+
+describe("SIP messages through a masquerading router (nf_nat_sip)", () => {
+  const lines = (from: string, port: number) =>
+    [
+      `REGISTER sip:${REGISTRAR} SIP/2.0`,
+      `Via: SIP/2.0/UDP ${from}:5060;branch=z9hG4bK1;rport`,
+      `From: <sip:alice@${from}>;tag=1`,
+      `To: <sip:alice@${REGISTRAR}>`,
+      "CSeq: 1 REGISTER",
+      `Contact: <sip:alice@${from}:5060>, <sip:alice@${from}:5062>;expires=60`,
+      "Content-Length: 0",
+      "",
+      "",
+    ]
+      .join("\r\n")
+      .replace(`${from}:5060;branch`, `${from}:${String(port)};branch`);
+
+  it("rewrites the sender's Via, From and every Contact naming its source port, and nothing else", () => {
+    const dp = udpSipRouter();
+    const r = send(dp, LAN, udpPacket(U, 5060, REGISTRAR, 5060, enc.encode(lines(U, 5060))), 0);
+    // From names no port, so the default 5060 — the source port — and it gains the mapped one. The second Contact
+    // names another port: it is not this connection's and stays.
+    expect(udpPayloadOf(r.out!)).toBe(
+      lines(WAN_IP, 5060)
+        .replace(`From: <sip:alice@${WAN_IP}>`, `From: <sip:alice@${WAN_IP}:5060>`)
+        .replace(`${WAN_IP}:5062`, `${U}:5062`),
+    );
+    expect(udpChecksumOk(r.out!)).toBe(true);
+    expect(internetChecksum(r.out!, 0, IP_HEADER)).toBe(0);
+  });
+
+  it("sends the answers to a phone that sends from another port to the port its Via names", () => {
+    const dp = udpSipRouter();
+    send(dp, LAN, udpPacket(U, 5062, REGISTRAR, 5060, enc.encode(lines(U, 5060))), 0);
+    const ok = ["SIP/2.0 200 OK", `Via: SIP/2.0/UDP ${WAN_IP}:5062;received=${WAN_IP}`, "CSeq: 1 REGISTER", "", ""];
+    const r = send(dp, WAN, udpPacket(REGISTRAR, 5060, WAN_IP, 5062, enc.encode(ok.join("\r\n"))), 1);
+    expect(r.d).toEqual({ kind: "forwarded", oif: LAN });
+    expect(readU16(r.out!, IP_HEADER + 2)).toBe(5060);
+    expect(udpPayloadOf(r.out!)).toContain(`Via: SIP/2.0/UDP ${U}:5060;received=${U}\r\n`);
+    expect(udpChecksumOk(r.out!)).toBe(true);
+  });
+});
+
 describe("FTP PORT through a masquerading router (nf_nat_ftp)", () => {
   it("rewrites PORT to the WAN address and DNATs the server's data connection to the client", () => {
     const dp = router("ftp", 21);

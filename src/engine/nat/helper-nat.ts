@@ -26,6 +26,16 @@ import {
 import { Ipv4Field } from "../../wire/ipv4.js";
 import { IPV6_HEADER_LEN, Ipv6Field } from "../../wire/ipv6.js";
 import { TcpField } from "../../wire/tcp.js";
+import {
+  SipHeader,
+  SipScan,
+  caseEq,
+  parseAddressParam,
+  parseHeaderUri,
+  parseNumericalParam,
+  parseRequest,
+  sipBytes,
+} from "../conntrack/sip-scan.js";
 import { UDP_HEADER_LEN, UDP_NO_CHECKSUM, UdpField } from "../../wire/udp.js";
 
 /** What the NAT half needs of conntrack (src/engine/conntrack/conntrack.ts `Conntrack` satisfies it). */
@@ -37,6 +47,7 @@ export interface HelperNatConntrack {
   dst(e: number, dir: number, out: Uint32Array): void;
   sport(e: number, dir: number): number;
   dport(e: number, dir: number): number;
+  proto(e: number): number;
   setReplyTuple(e: number, src: Uint32Array, sport: number, dst: Uint32Array, dport: number): void;
   expect(
     master: number,
@@ -158,6 +169,86 @@ export function manglePayload(meta: PacketMeta, at: number, len: number, text: s
   return delta;
 }
 
+const SIP_VERSION = sipBytes("SIP/2.0");
+const MADDR = sipBytes("maddr=");
+const RECEIVED = sipBytes("received=");
+const RPORT = sipBytes("rport=");
+
+/** sip_sprintf_addr: an address as SIP writes it (IPv6 in brackets where `delim`). */
+function sipAddressText(family: Family, w: Uint32Array, delim: boolean): string {
+  const text = addressText(family, w, new Uint8Array(16));
+  return family === 6 && delim ? `[${text}]` : text;
+}
+
+/** The message nf_nat_sip is rewriting, with the master's tuples as this packet's direction sees them. */
+class SipRewrite {
+  readonly s = new SipScan();
+  meta!: PacketMeta;
+  family: Family = 4;
+  /** The message's offset from meta.l3 (a growing rewrite moves meta.bytes and meta.l3) and its length. */
+  private rel = 0;
+  len = 0;
+  private forcedDport = 0;
+  readonly ownSrc = new Uint32Array(4);
+  readonly ownDst = new Uint32Array(4);
+  readonly otherSrc = new Uint32Array(4);
+  readonly otherDst = new Uint32Array(4);
+  ownSport = 0;
+  ownDport = 0;
+  otherSport = 0;
+  otherDport = 0;
+
+  constructor(private readonly ct: HelperNatConntrack) {}
+
+  begin(meta: PacketMeta, e: number, dir: number, base: number, length: number, forcedDport: number): void {
+    const ct = this.ct;
+    this.meta = meta;
+    this.family = ct.family(e);
+    this.rel = base - meta.l3;
+    this.len = length;
+    this.forcedDport = forcedDport;
+    ct.src(e, dir, this.ownSrc);
+    ct.dst(e, dir, this.ownDst);
+    ct.src(e, 1 - dir, this.otherSrc);
+    ct.dst(e, 1 - dir, this.otherDst);
+    this.ownSport = ct.sport(e, dir);
+    this.ownDport = ct.dport(e, dir);
+    this.otherSport = ct.sport(e, 1 - dir);
+    this.otherDport = ct.dport(e, 1 - dir);
+  }
+
+  get base(): number {
+    return this.meta.l3 + this.rel;
+  }
+
+  /** mangle_packet: the message's bytes [off, off + len) become `text`. False when the packet cannot be rewritten. */
+  mangle(off: number, len: number, text: string): boolean {
+    const delta = manglePayload(this.meta, this.base + off, len, text);
+    if (delta === null) return false;
+    this.len += delta;
+    return true;
+  }
+
+  /**
+   * map_addr: `addr:port` at [off, off + len) names this direction's source (or destination): it becomes the other
+   * direction's destination (or source, or the phone's forced port), unless that is what it already says.
+   */
+  mapAddr(off: number, len: number, addr: Uint32Array, port: number): boolean {
+    const family = this.family;
+    let to: Uint32Array;
+    let toPort: number;
+    if (sameAddr(family, addr, this.ownSrc) && port === this.ownSport) {
+      to = this.otherDst;
+      toPort = this.otherDport;
+    } else if (sameAddr(family, addr, this.ownDst) && port === this.ownDport) {
+      to = this.otherSrc;
+      toPort = this.forcedDport !== 0 ? this.forcedDport : this.otherSport;
+    } else return true;
+    if (sameAddr(family, to, addr) && toPort === port) return true;
+    return this.mangle(off, len, formatAnnouncement(AnnounceFormat.SIP_ADDR_PORT, family, to, toPort));
+  }
+}
+
 /** The helpers' NAT half of one node: install as `conntrack.helperNat` and wire `expected` to `onExpected`. */
 export class HelperNatHooks implements HelperNat {
   private readonly ct: HelperNatConntrack;
@@ -167,9 +258,11 @@ export class HelperNatHooks implements HelperNat {
   private readonly a = new Uint32Array(4);
   private readonly b = new Uint32Array(4);
   private readonly c = new Uint32Array(4);
+  private readonly sip: SipRewrite;
 
   constructor(ct: HelperNatConntrack) {
     this.ct = ct;
+    this.sip = new SipRewrite(ct);
   }
 
   /** nf_nat_sip_expect (SIP) and nf_nat_ftp (FTP); a HelperNatResult. */
@@ -184,8 +277,9 @@ export class HelperNatHooks implements HelperNat {
     if (sip) {
       // "Connection will come from reply": to where the master's packets appear to come from, unless untranslated.
       this.newAddr.set(sameAddr(family, this.ownSrc, this.otherDst) ? p.dst : this.otherDst);
-      // A Contact on the signalling source port maps to that port's translation.
-      port = p.dport === ct.sport(e, dir) ? ct.dport(e, 1 - dir) : p.dport;
+      // A Contact on the signalling source port (or the phone's forced port) maps to that port's translation.
+      const srcport = p.forcedDport !== 0 ? p.forcedDport : ct.sport(e, dir);
+      port = p.dport === srcport ? ct.dport(e, 1 - dir) : p.dport;
       expDst = this.newAddr;
     } else {
       // nf_nat_ftp: "connection will come from wherever this packet goes, hence !dir".
@@ -210,10 +304,88 @@ export class HelperNatHooks implements HelperNat {
         ct.unexpectRelated(x);
         return HelperNatResult.CANNOT_MANGLE;
       }
-      // nf_nat_mangle_tcp_packet: the segment as it came in, shifted by what came before, then this change.
-      if (delta !== 0 && meta.proto === Proto.TCP) ct.setSeqAdjust(e, dir, seq, delta);
+      // nf_nat_mangle_tcp_packet: the segment as it came in, shifted by what came before, then this change. SIP
+      // mangles without adjusting and sets the segment's whole change once (sipSeqAdjust).
+      if (!sip && delta !== 0 && meta.proto === Proto.TCP) ct.setSeqAdjust(e, dir, seq, delta);
     }
     return HelperNatResult.ACCEPT;
+  }
+
+  /** nf_nat_sip_seq_adjust. */
+  sipSeqAdjust(e: number, dir: number, seq: number, off: number): void {
+    if (this.ct.proto(e) === Proto.TCP && off !== 0) this.ct.setSeqAdjust(e, dir, seq, off);
+  }
+
+  /**
+   * nf_nat_sip: rewrites the message of `length` bytes at `base` (Request-URI, the top Via with its maddr=,
+   * received= and rport= parameters, each Contact, From, To) where it names an end of the master as seen from
+   * this side, to that end's translation; then, for a reply on a phone's forced port, the UDP destination port.
+   * The message's new length, or -1 (NF_DROP) when a rewrite failed.
+   */
+  sipMessage(meta: PacketMeta, e: number, dir: number, base: number, length: number, forcedDport: number): number {
+    const m = this.sip;
+    m.begin(meta, e, dir, base, length, forcedDport);
+    const s = m.s;
+    const family = m.family;
+    let request = false;
+    if (!caseEq(meta.bytes, base, SIP_VERSION)) {
+      request = true;
+      if (parseRequest(meta.bytes, m.base, m.len, family, s) > 0 && !m.mapAddr(s.matchOff, s.matchLen, s.addr, s.port))
+        return -1;
+    }
+    // The topmost Via, if it names this side's sender (a request's source, a response's destination).
+    const via = this.ct.proto(e) === Proto.TCP ? SipHeader.VIA_TCP : SipHeader.VIA_UDP;
+    if (parseHeaderUri(meta.bytes, m.base, 0, m.len, via, family, s) > 0) {
+      const end = request ? m.ownSrc : m.ownDst;
+      const endPort = request ? m.ownSport : m.ownDport;
+      if (sameAddr(family, s.addr, end) && s.port === endPort) {
+        const olen = m.len;
+        const matchEnd = s.matchOff + s.matchLen;
+        if (!m.mapAddr(s.matchOff, s.matchLen, s.addr, s.port)) return -1;
+        const paramsAt = matchEnd + m.len - olen;
+        // maddr= (RFC 3261 §18.2.1: where to send the reply), received= and rport= (RFC 3581) name this side.
+        const b = (): Uint8Array => meta.bytes;
+        if (
+          parseAddressParam(b(), m.base, paramsAt, m.len, MADDR, family, true, s) > 0 &&
+          sameAddr(family, s.addr, m.ownSrc) &&
+          !sameAddr(family, s.addr, m.otherDst) &&
+          !m.mangle(s.matchOff, s.matchLen, sipAddressText(family, m.otherDst, true))
+        )
+          return -1;
+        if (
+          parseAddressParam(b(), m.base, paramsAt, m.len, RECEIVED, family, false, s) > 0 &&
+          sameAddr(family, s.addr, m.ownDst) &&
+          !sameAddr(family, s.addr, m.otherSrc) &&
+          !m.mangle(s.matchOff, s.matchLen, sipAddressText(family, m.otherSrc, false))
+        )
+          return -1;
+        if (
+          parseNumericalParam(b(), m.base, paramsAt, m.len, RPORT, s) > 0 &&
+          s.value === m.ownDport &&
+          s.value !== m.otherSport &&
+          !m.mangle(s.matchOff, s.matchLen, String(m.otherSport))
+        )
+          return -1;
+      }
+    }
+    // Every Contact. Kept from the kernel: the walk resumes where the previous address ended before its rewrite.
+    s.inHeader = false;
+    let off = 0;
+    while (parseHeaderUri(meta.bytes, m.base, off, m.len, SipHeader.CONTACT, family, s, true) > 0) {
+      off = s.next;
+      if (!m.mapAddr(s.matchOff, s.matchLen, s.addr, s.port)) return -1;
+    }
+    for (const h of [SipHeader.FROM, SipHeader.TO]) {
+      if (parseHeaderUri(meta.bytes, m.base, 0, m.len, h, family, s) <= 0) continue;
+      if (!m.mapAddr(s.matchOff, s.matchLen, s.addr, s.port)) return -1;
+    }
+    // Cisco phones: the reply goes to the port the phone's Via named.
+    if (dir === CtDir.REPLY && forcedDport !== 0 && meta.proto === Proto.UDP) {
+      writeU16(meta.bytes, meta.l4 + UdpField.DST_PORT, forcedDport);
+      meta.dport = forcedDport;
+      if (manglePayload(meta, m.base + m.len, 0, "") === null) return -1;
+    }
+    return m.len;
   }
 
   /**

@@ -255,6 +255,13 @@ export class KernelRig {
     return out.stdout;
   }
 
+  /** `conntrack -L expect` of the router (the text, one expectation a line). */
+  expectationsText(): string {
+    const out = this.router.exec("conntrack", ["-L", "expect"]);
+    must("conntrack -L expect", out);
+    return out.stdout;
+  }
+
   /** Stops the injector and deletes the three namespaces (idempotent). */
   async close(): Promise<void> {
     const helper = this.helper;

@@ -4,10 +4,13 @@
 import { Datapath } from "../../engine/datapath.js";
 import type { DatapathSink } from "../../engine/datapath.js";
 import type { Chain, Expr, Origin, Rule, Ruleset, Selector, Value } from "../../engine/filter/index.js";
-import { badChecksums, tcpPacket } from "../../engine/nat/packets.fixture.js";
+import { badChecksums, tcpPacket, udpPacket } from "../../engine/nat/packets.fixture.js";
+import { Proto } from "../../engine/packet-meta.js";
 import { readU16, readU32 } from "../../wire/bytes.js";
 import { Ipv4Field } from "../../wire/ipv4.js";
 import { TcpField } from "../../wire/tcp.js";
+import { UDP_HEADER_LEN } from "../../wire/udp.js";
+import { ExpectFlag } from "../../engine/conntrack/index.js";
 import { KernelRig } from "./kernel-rig.js";
 import { rigRouterOptions } from "./replay.js";
 import { RouterAddress } from "./scenario.js";
@@ -34,7 +37,7 @@ export type HelperName = "ftp" | "sip";
 export interface SessionPolicy {
   /** A conntrack helper on a TCP port, through a ct helper object named otherwise ("<helper>-standard"), as fw4
    *  and the nftables wiki write it (SEMANTICS §2.11: helpers are assigned explicitly). */
-  readonly helper?: { readonly type: HelperName; readonly port: number };
+  readonly helper?: { readonly type: HelperName; readonly port: number; readonly protocol?: "tcp" | "udp" };
   /** A counter on the `ct state established,related accept` rule. */
   readonly counter?: boolean;
 }
@@ -43,6 +46,7 @@ export interface SessionPolicy {
 export function sessionRuleset(policy: SessionPolicy = {}): Ruleset {
   const helper = policy.helper;
   const helperName = helper === undefined ? "" : `${helper.type}-standard`;
+  const helperProto = helper?.protocol ?? "tcp";
   const chains: Chain[] = [
     {
       name: "forward",
@@ -86,10 +90,14 @@ export function sessionRuleset(policy: SessionPolicy = {}): Ruleset {
       origin: at(5),
       base: { type: "filter", hook: "prerouting", priority: 0, policy: "accept" },
       rules: [
-        rule(6, match({ kind: "payload", protocol: "tcp", field: "dport" }, { kind: "int", value: helper.port }), {
-          kind: "ct-helper-set",
-          name: helperName,
-        }),
+        rule(
+          6,
+          match({ kind: "payload", protocol: helperProto, field: "dport" }, { kind: "int", value: helper.port }),
+          {
+            kind: "ct-helper-set",
+            name: helperName,
+          },
+        ),
       ],
     });
   return {
@@ -100,7 +108,7 @@ export function sessionRuleset(policy: SessionPolicy = {}): Ruleset {
         origin: at(1),
         ...(helper === undefined
           ? {}
-          : { ctHelpers: [{ name: helperName, origin: at(2), type: helper.type, protocol: "tcp" as const }] }),
+          : { ctHelpers: [{ name: helperName, origin: at(2), type: helper.type, protocol: helperProto }] }),
         chains,
       },
     ],
@@ -115,10 +123,39 @@ export interface SessionRouter {
   state(client: string, port: number): string;
   /** "src:sport STATE" of every TCP connection, sorted. */
   states(): string[];
+  /** Every expectation as "proto src:sport > dst:dport flags", sorted (flags: PERMANENT, INACTIVE; src * = any). */
+  expectations(): string[];
+  /** The seconds left to `client`'s connection to `port` over `proto` (-1 without one). */
+  timeout(proto: "tcp" | "udp", client: string, port: number): number;
 }
 
 export class KernelSessionRouter implements SessionRouter {
   constructor(private readonly rig: KernelRig) {}
+
+  expectations(): string[] {
+    // conntrack -L expect: "<timeout> proto=17 src=… dst=… sport=0 dport=5060 mask-src=… … master-src=… … PERMANENT,INACTIVE …".
+    return this.rig
+      .expectationsText()
+      .split("\n")
+      .filter((l) => l.includes("proto="))
+      .map((l) => {
+        const w = l.trim().split(/\s+/);
+        const field = (k: string): string => w.find((x) => x.startsWith(`${k}=`))?.slice(k.length + 1) ?? "?";
+        const flags = ["PERMANENT", "INACTIVE"].filter((f) => w.some((x) => x.split(",").includes(f)));
+        const maskSrc = field("mask-src");
+        const src = maskSrc === "0.0.0.0" ? "*" : field("src");
+        return `${field("proto")} ${src}:${field("sport")} > ${field("dst")}:${field("dport")} ${flags.join(",")}`;
+      })
+      .sort();
+  }
+
+  timeout(proto: "tcp" | "udp", client: string, port: number): number {
+    const line = this.rig
+      .conntrackText()
+      .split("\n")
+      .find((l) => l.startsWith(proto) && l.includes(`src=${client} `) && l.includes(` dport=${String(port)} `));
+    return line === undefined ? -1 : Number(line.trim().split(/\s+/)[2]);
+  }
 
   async send(side: Side, packet: Uint8Array): Promise<string[]> {
     return (await this.rig.send(side, packet)).map((e) => segmentSummary(e.side, e.bytes));
@@ -195,6 +232,27 @@ export class EngineSessionRouter implements SessionRouter {
     return e === undefined ? "none" : e.state;
   }
 
+  expectations(): string[] {
+    const flags = (f: number): string =>
+      [f & ExpectFlag.PERMANENT ? "PERMANENT" : "", f & ExpectFlag.INACTIVE ? "INACTIVE" : ""]
+        .filter((x) => x !== "")
+        .join(",");
+    return this.dp.conntrack
+      .listExpectations()
+      .map(
+        (x) => `${String(x.proto)} ${x.src ?? "*"}:${String(x.sport)} > ${x.dst}:${String(x.dport)} ${flags(x.flags)}`,
+      )
+      .sort();
+  }
+
+  timeout(proto: "tcp" | "udp", client: string, port: number): number {
+    const p = proto === "tcp" ? Proto.TCP : Proto.UDP;
+    const e = this.dp.conntrack
+      .list()
+      .find((v) => v.proto === p && v.original.src === client && v.original.dport === port);
+    return e === undefined ? -1 : Math.floor((e.timeoutAt - this.now) / 1000);
+  }
+
   states(): string[] {
     return this.dp.conntrack
       .list()
@@ -204,16 +262,19 @@ export class EngineSessionRouter implements SessionRouter {
   }
 }
 
-/** What of an emitted TCP segment both routers must agree on (the IP ident is each stack's own counter). */
+/** What of an emitted TCP segment or UDP datagram both routers must agree on (the IP ident is each stack's own). */
 export function segmentSummary(side: Side, b: Uint8Array): string {
   const ip = (o: number): string => `${String(b[o])}.${String(b[o + 1])}.${String(b[o + 2])}.${String(b[o + 3])}`;
   const l4 = (b[Ipv4Field.VER_IHL] & 0x0f) * 4;
-  const payload = dec.decode(b.subarray(l4 + (b[l4 + TcpField.DATA_OFF] >> 4) * 4));
+  const udp = b[Ipv4Field.PROTOCOL] === Proto.UDP;
+  const payload = dec.decode(b.subarray(udp ? l4 + UDP_HEADER_LEN : l4 + (b[l4 + TcpField.DATA_OFF] >> 4) * 4));
   const csum = badChecksums(b).length === 0 ? "ok" : `bad:${badChecksums(b).join(",")}`;
-  return (
+  const ends =
     `${side} ${ip(Ipv4Field.SRC)}:${String(readU16(b, l4 + TcpField.SRC_PORT))} > ` +
-    `${ip(Ipv4Field.DST)}:${String(readU16(b, l4 + TcpField.DST_PORT))} len=${String(readU16(b, Ipv4Field.LENGTH))} ` +
-    `flags=${String(b[l4 + TcpField.FLAGS])} seq=${String(readU32(b, l4 + TcpField.SEQ))} ` +
+    `${ip(Ipv4Field.DST)}:${String(readU16(b, l4 + TcpField.DST_PORT))} len=${String(readU16(b, Ipv4Field.LENGTH))}`;
+  if (udp) return `${ends} udp ${JSON.stringify(payload)} csum=${csum}`;
+  return (
+    `${ends} flags=${String(b[l4 + TcpField.FLAGS])} seq=${String(readU32(b, l4 + TcpField.SEQ))} ` +
     `ack=${String(readU32(b, l4 + TcpField.ACK))} ${JSON.stringify(payload)} csum=${csum}`
   );
 }
@@ -240,4 +301,14 @@ export function fromServer(
   data = "",
 ): Uint8Array {
   return tcpPacket(SERVER, sport, RouterAddress.WAN, dport, { flags, seq, ack, payload: enc.encode(data) });
+}
+
+/** A UDP datagram from the LAN client's `sport` to SERVER:`port`. */
+export function udpFromClient(client: string, sport: number, port: number, data: string): Uint8Array {
+  return udpPacket(client, sport, SERVER, port, enc.encode(data));
+}
+
+/** A UDP datagram from SERVER:`sport` to the router's WAN address on `dport`. */
+export function udpFromServer(sport: number, dport: number, data: string): Uint8Array {
+  return udpPacket(SERVER, sport, RouterAddress.WAN, dport, enc.encode(data));
 }
