@@ -22,6 +22,15 @@ export const AnnounceFormat = {
   FTP_EPSV: 3,
 } as const;
 
+/** Why `expect` registered nothing (nf_ct_expect_related's errors); ids are >= 0. */
+export const ExpectFail = { FULL: -1, BUSY: -2, ALREADY: -3 } as const;
+
+/**
+ * Expectation classes (nf_conntrack_expect_policy per helper): FTP has one; SIP's are signalling, audio, video and
+ * image. Each helper allows a master so many expectations of a class at once (max_expected): the oldest goes.
+ */
+export const ExpectClass = { SIGNALLING: 0, AUDIO: 1, VIDEO: 2, IMAGE: 3 } as const;
+
 /** The NAT half's expectfn for the connection a helper expects (conntrack.ts ExpectNat, same values). */
 const EXPECT_NAT_FOLLOW_MASTER = 1;
 export const EXPECT_NAT_SIP_EXPECTED = 2;
@@ -73,6 +82,45 @@ export interface HelperNat {
   sipMessage(meta: PacketMeta, master: number, dir: number, base: number, length: number, forcedDport: number): number;
   /** nf_nat_sip_seq_adjust: a TCP segment of `dir` starting at `seq` grew or shrank by `off` bytes in total. */
   sipSeqAdjust(master: number, dir: number, seq: number, off: number): void;
+  /**
+   * nf_nat_sdp_media: the RTP and RTCP expectations of a stream announced at `addr`:`port` move to where the
+   * master's packets appear to come from (`addr` is overwritten with it), on the first free even/odd pair from
+   * `port`; a port that changed is written over the m= line's port at message offset `mediaOff` (`mediaLen`
+   * digits), and Content-Length follows. `cls`: the stream's ExpectClass. The message's new length, or -1 (NF_DROP).
+   */
+  sdpMedia(
+    meta: PacketMeta,
+    master: number,
+    dir: number,
+    base: number,
+    length: number,
+    addr: Uint32Array,
+    port: number,
+    mediaOff: number,
+    mediaLen: number,
+    cls: number,
+    now: number,
+  ): number;
+  /** nf_nat_sdp_addr: the stream's own c= address (after `mediaOff`, before the next m=) becomes `addr`. */
+  sdpAddr(
+    meta: PacketMeta,
+    master: number,
+    dir: number,
+    base: number,
+    length: number,
+    mediaOff: number,
+    addr: Uint32Array,
+  ): number;
+  /** nf_nat_sdp_session: the session's o= and c= addresses (from `sdpOff`, before the first m=) become `addr`. */
+  sdpSession(
+    meta: PacketMeta,
+    master: number,
+    dir: number,
+    base: number,
+    length: number,
+    sdpOff: number,
+    addr: Uint32Array,
+  ): number;
 }
 
 /** struct nf_ct_sip_master: what the SIP helper remembers of one connection. */
@@ -108,6 +156,8 @@ export interface HelperHost {
     timeoutMs: number,
     now: number,
     flags?: number,
+    cls?: number,
+    skipMaster?: boolean,
   ): number;
   refreshSignalling(
     master: number,

@@ -9,7 +9,7 @@ import * as udp from "../../wire/udp.js";
 import { internetChecksum } from "../../wire/checksum.js";
 import { parseIpv4 } from "../../wire/address.js";
 import { writeU16 } from "../../wire/bytes.js";
-import { Conntrack, CtCause, CtDrop, CtHelper, TcpState } from "./index.js";
+import { Conntrack, CtCause, CtDrop, CtHelper, ExpectClass, ExpectFail, TcpState } from "./index.js";
 import type { ConntrackOptions } from "./index.js";
 
 const ip = (s: string): number => parseIpv4(s)!;
@@ -686,6 +686,42 @@ describe("expectations (ALG helpers)", () => {
     pass(ct, m, 0);
     ct.help(m, 0);
     expect(ct.listExpectations()).toHaveLength(0);
+  });
+
+  it("__nf_ct_expect_check: replace, -EALREADY, -EBUSY, and a class's oldest evicted past max_expected", () => {
+    const ct = conntrack();
+    const w = (a: number): Uint32Array => Uint32Array.of(a >>> 0, 0, 0, 0);
+    const sip = handshake(ct, 0, 5060);
+    ct.setHelper(sip, CtHelper.SIP);
+    const other = handshake(ct, 0, 5061);
+    const at = (port: number, cls: number, master = sip, skip = false, src: Uint32Array | null = w(M)): number =>
+      ct.expect(master, 4, Proto.UDP, src, 0, w(R), port, 60_000, 0, 0, cls, skip);
+    const audio = at(40000, ExpectClass.AUDIO);
+    expect(audio).toBeGreaterThanOrEqual(0);
+    // The same master and class: replaced. Another class: -EALREADY.
+    expect(at(40000, ExpectClass.AUDIO)).toBeGreaterThanOrEqual(0);
+    expect(at(40000, ExpectClass.VIDEO)).toBe(ExpectFail.ALREADY);
+    // Another master: -EBUSY, or -EALREADY when asked with NF_CT_EXP_F_SKIP_MASTER; any source clashes too.
+    expect(at(40000, ExpectClass.AUDIO, other)).toBe(ExpectFail.BUSY);
+    expect(at(40000, ExpectClass.AUDIO, other, true)).toBe(ExpectFail.ALREADY);
+    expect(at(40000, ExpectClass.AUDIO, other, false, null)).toBe(ExpectFail.BUSY);
+    // SIP allows four audio expectations per master: the fifth evicts the oldest.
+    for (const p of [40002, 40004, 40006, 40008]) at(p, ExpectClass.AUDIO);
+    expect(
+      ct
+        .listExpectations()
+        .map((x) => x.dport)
+        .sort(),
+    ).toEqual([40002, 40004, 40006, 40008]);
+    // Signalling allows one.
+    at(5060, ExpectClass.SIGNALLING);
+    at(5062, ExpectClass.SIGNALLING);
+    expect(
+      ct
+        .listExpectations()
+        .filter((x) => x.dport < 6000)
+        .map((x) => x.dport),
+    ).toEqual([5062]);
   });
 });
 

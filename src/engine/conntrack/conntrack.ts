@@ -16,7 +16,7 @@ import { formatIpv4, formatIpv6, wordsToIpv6 } from "../../wire/address.js";
 import { TcpCause, TcpTracker, TcpVerdict, tcpFlagsValid } from "./tcp-tracker.js";
 import { TCP_STATE_NAMES, TcpTimeouts, resolveTimeouts } from "./timeouts.js";
 import type { TimeoutProfile, TimeoutTable } from "./timeouts.js";
-import { CtHelper, ftpHelp } from "./alg-helper.js";
+import { CtHelper, ExpectClass, ExpectFail, ftpHelp } from "./alg-helper.js";
 import { sipHelp } from "./sip-helper.js";
 import { ExpiryClock, PROTO_SHIFT, R, STATUS_MASK } from "./entry-layout.js";
 import { SeqAdjustments } from "./seqadj.js";
@@ -97,8 +97,11 @@ export const CT_CAUSE_NAMES = [
 /** Expectation flags (NF_CT_EXPECT_*). */
 export const ExpectFlag = { PERMANENT: 1, INACTIVE: 2 } as const;
 
-/** Why `expect` registered nothing (nf_ct_expect_related's errors); ids are >= 0. */
-export const ExpectFail = { FULL: -1, BUSY: -2 } as const;
+export { ExpectClass, ExpectFail };
+
+/** ftp_exp_policy and sip_exp_policy max_expected, by ExpectClass (IP_CT_DIR_MAX is 2). */
+const FTP_MAX_EXPECTED = [1];
+const SIP_MAX_EXPECTED = [1, 4, 4, 2];
 
 /**
  * The NAT half's `expectfn` (nf_nat_helper.c nf_nat_follow_master, nf_nat_sip.c nf_nat_sip_expected): what the
@@ -320,6 +323,10 @@ export class Conntrack implements HelperHost {
   private readonly expSaved: Uint32Array; // 4 words
   private readonly expSavedPort: Uint16Array;
   private readonly expDir: Uint8Array;
+  private readonly expClass: Uint8Array;
+  /** Insertion order, for evicting a class's oldest expectation (evict_oldest_expect). */
+  private readonly expOrder: Float64Array;
+  private expInserted = 0;
   private expCount = 0;
 
   // Scratch for the packet being classified (no per-packet allocation).
@@ -379,6 +386,8 @@ export class Conntrack implements HelperHost {
     this.expSaved = new Uint32Array(ec * 4);
     this.expSavedPort = new Uint16Array(ec);
     this.expDir = new Uint8Array(ec);
+    this.expClass = new Uint8Array(ec);
+    this.expOrder = new Float64Array(ec);
   }
 
   /** Bytes held by the typed arrays allocated so far (entry records with TCP state, hash index; at most what
@@ -1318,8 +1327,10 @@ export class Conntrack implements HelperHost {
    * nf_ct_expect_related: expect a connection `src:sport → dst:dport` (src null = any address, sport 0 = any port)
    * related to `master`, for `timeoutMs`. A new connection matching it is RELATED with status EXPECTED, and the
    * expectation is used up unless ExpectFlag.PERMANENT; ExpectFlag.INACTIVE ones match only once activated.
-   * Returns the expectation id, or ExpectFail.FULL when the table is full, ExpectFail.BUSY when another master
-   * already expects the same tuple (__nf_ct_expect_check: the same master's clashing expectation is replaced).
+   * __nf_ct_expect_check: the same master's expectation of the same tuple and class is replaced, one of another
+   * class (or, with `skipMaster` — NF_CT_EXP_F_SKIP_MASTER — of another master) answers ExpectFail.ALREADY, and any
+   * other that some connection would match as well answers ExpectFail.BUSY; past the helper's max_expected for the
+   * class the master's oldest of that class goes. Returns the expectation id, or an ExpectFail (FULL: table full).
    */
   expect(
     master: number,
@@ -1332,23 +1343,30 @@ export class Conntrack implements HelperHost {
     timeoutMs: number,
     now: number,
     flags = 0,
+    cls: number = ExpectClass.SIGNALLING,
+    skipMaster = false,
   ): number {
     let x = NONE;
     for (let i = 0; i < this.expCap; i++) {
+      const m = this.expMaster[i];
+      if (m !== NONE && this.expExpires[i] <= now) this.unexpect(i);
       if (this.expMaster[i] === NONE) {
         if (x === NONE) x = i;
-      } else if (this.sameExpectation(i, family, proto, src, sport, dst, dport)) {
-        if (this.expMaster[i] !== master) return ExpectFail.BUSY;
+      } else if ((skipMaster || m === master) && this.sameExpectation(i, family, proto, src, sport, dst, dport)) {
+        if (m !== master || this.expClass[i] !== cls) return ExpectFail.ALREADY;
         x = i;
         this.unexpect(i);
         break;
-      }
+      } else if (this.expectationsClash(i, family, proto, src, sport, dst, dport)) return ExpectFail.BUSY;
     }
     if (x === NONE) return ExpectFail.FULL;
+    this.evictOverLimit(master, cls);
     this.expMaster[x] = master;
     this.expInfo[x] = family === 6 ? 1 : 0;
     this.expProto[x] = proto;
     this.expFlags[x] = flags;
+    this.expClass[x] = cls;
+    this.expOrder[x] = ++this.expInserted;
     this.expSrcAny[x] = src === null ? 1 : 0;
     for (let i = 0; i < 4; i++) {
       this.expAddr[x * 8 + i] = src === null ? 0 : src[i];
@@ -1361,6 +1379,22 @@ export class Conntrack implements HelperHost {
     this.expSavedPort[x] = 0;
     this.expCount++;
     return x;
+  }
+
+  /** evict_oldest_expect: make room for one more expectation of class `cls` under the master's helper's limit. */
+  private evictOverLimit(master: number, cls: number): void {
+    const h = this.helper(master);
+    const limits = h === CtHelper.SIP ? SIP_MAX_EXPECTED : h === CtHelper.FTP ? FTP_MAX_EXPECTED : null;
+    const max = limits?.[cls] ?? 0;
+    if (max === 0) return;
+    let count = 0;
+    let oldest = NONE;
+    for (let i = 0; i < this.expCap; i++) {
+      if (this.expMaster[i] !== master || this.expClass[i] !== cls) continue;
+      count++;
+      if (oldest === NONE || this.expOrder[i] < this.expOrder[oldest]) oldest = i;
+    }
+    if (count >= max && oldest !== NONE) this.unexpect(oldest);
   }
 
   /**
@@ -1396,6 +1430,28 @@ export class Conntrack implements HelperHost {
   /** nf_ct_unexpect_related: withdraw expectation `x` (the NAT half could not rewrite the packet announcing it). */
   unexpectRelated(x: number): void {
     if (x >= 0 && x < this.expCap && this.expMaster[x] !== NONE) this.unexpect(x);
+  }
+
+  /** expect_clash: some connection would match both (their masks intersected: any address, any port). */
+  private expectationsClash(
+    x: number,
+    family: Family,
+    proto: number,
+    src: Uint32Array | null,
+    sport: number,
+    dst: Uint32Array,
+    dport: number,
+  ): boolean {
+    if (this.expInfo[x] !== (family === 6 ? 1 : 0) || this.expProto[x] !== proto) return false;
+    if (this.expPort[x * 2 + 1] !== dport) return false;
+    const held = this.expPort[x * 2];
+    if (held !== 0 && sport !== 0 && held !== sport) return false;
+    const n = family === 6 ? 4 : 1;
+    for (let i = 0; i < n; i++) {
+      if (this.expAddr[x * 8 + 4 + i] !== dst[i] >>> 0) return false;
+      if (src !== null && this.expSrcAny[x] === 0 && this.expAddr[x * 8 + i] !== src[i] >>> 0) return false;
+    }
+    return true;
   }
 
   private sameExpectation(

@@ -1,5 +1,15 @@
 // Connection tracking (nf_conntrack): the public face of src/engine/conntrack.
-export { Conntrack, CtDrop, CtHook, CtCause, CT_CAUSE_NAMES, ExpectFail, ExpectFlag, ExpectNat } from "./conntrack.js";
+export {
+  Conntrack,
+  CtDrop,
+  CtHook,
+  CtCause,
+  CT_CAUSE_NAMES,
+  ExpectClass,
+  ExpectFail,
+  ExpectFlag,
+  ExpectNat,
+} from "./conntrack.js";
 export type { ConntrackOptions, ConntrackEntryView, ConntrackTupleView, ExpectationView } from "./conntrack.js";
 export { AnnounceFormat, CtHelper, HelperNatResult, parseFtp, payloadText } from "./alg-helper.js";
 export type { FtpAnnouncement, HelperNat, PendingExpectation, SipMaster, WordAddress } from "./alg-helper.js";

@@ -7,7 +7,14 @@
 import type { Family, PacketMeta } from "../packet-meta.js";
 import { CtState, CtStatus, Proto } from "../packet-meta.js";
 import type { HelperHost, SipMaster } from "./alg-helper.js";
-import { AnnounceFormat, EXPECT_NAT_SIP_EXPECTED, HelperNatResult, NAT_MASK, expectOrNat } from "./alg-helper.js";
+import {
+  AnnounceFormat,
+  EXPECT_NAT_SIP_EXPECTED,
+  ExpectFail,
+  HelperNatResult,
+  NAT_MASK,
+  expectOrNat,
+} from "./alg-helper.js";
 import {
   SdpLine,
   SipHeader,
@@ -185,7 +192,7 @@ function registerResponse(m: SipMessageAt, sip: SipMaster, cseq: number, code: n
   return HelperNatResult.ACCEPT;
 }
 
-/** sdp_media_types: the media the helper expects streams for. */
+/** sdp_media_types: the media the helper expects streams for (index + 1 is the ExpectClass). */
 const MEDIA_TYPES = [sipBytes("audio "), sipBytes("video "), sipBytes("image ")];
 
 function mediaType(b: Uint8Array, at: number, len: number): number {
@@ -200,61 +207,99 @@ function mediaType(b: Uint8Array, at: number, len: number): number {
 }
 
 /**
- * set_expected_rtp_rtcp with sip_direct_media: media announced at the sender's own address is expected from the
- * peer on the even port (RTP) and the next (RTCP). An expectation another connection already holds counts as set
- * up (-EALREADY with NF_CT_EXP_F_SKIP_MASTER).
+ * set_expected_rtp_rtcp with sip_direct_media: a stream announced at the sender's own address (m.addr) is expected
+ * from the peer on its even port (RTP) and the next (RTCP) — on a NATed connection by the NAT half, which moves
+ * the pair to the translated address (m.addr becomes it) and rewrites the port it had to change. An expectation
+ * another connection already holds counts as set up (-EALREADY with NF_CT_EXP_F_SKIP_MASTER). Not modelled: the
+ * kernel's shortcut for media between two NATed connections of the same helper (direct_rtp).
  */
-function expectMedia(m: SipMessageAt, port: number): number {
+function expectMedia(m: SipMessageAt, port: number, cls: number, mediaOff: number, mediaLen: number): number {
   if (!sameAddr(m.family, m.addr, m.ownSrc)) return HelperNatResult.ACCEPT;
   const rtp = port & ~1;
   const { host, e, family } = m;
-  const a = host.expect(e, family, Proto.UDP, m.otherSrc, 0, m.addr, rtp, SIP_EXPECT_TIMEOUT_MS, m.now);
-  if (a < 0 && a !== EXPECT_BUSY) return HelperNatResult.HELPER_DROP;
-  const c = host.expect(e, family, Proto.UDP, m.otherSrc, 0, m.addr, rtp + 1, SIP_EXPECT_TIMEOUT_MS, m.now);
-  if (c < 0 && c !== EXPECT_BUSY) {
+  const hooks = host.helperNat;
+  if (hooks !== null && m.natted) {
+    const len = hooks.sdpMedia(m.meta, e, m.dir, m.base, m.len, m.addr, rtp, mediaOff, mediaLen, cls, m.now);
+    if (len < 0) return HelperNatResult.HELPER_DROP;
+    m.len = len;
+    return HelperNatResult.ACCEPT;
+  }
+  const a = host.expect(e, family, Proto.UDP, m.otherSrc, 0, m.addr, rtp, SIP_EXPECT_TIMEOUT_MS, m.now, 0, cls, true);
+  if (a < 0 && a !== ExpectFail.ALREADY) return HelperNatResult.HELPER_DROP;
+  const c = host.expect(
+    e,
+    family,
+    Proto.UDP,
+    m.otherSrc,
+    0,
+    m.addr,
+    rtp + 1,
+    SIP_EXPECT_TIMEOUT_MS,
+    m.now,
+    0,
+    cls,
+    true,
+  );
+  if (c < 0 && c !== ExpectFail.ALREADY) {
     if (a >= 0) host.unexpectRelated(a);
     return HelperNatResult.HELPER_DROP;
   }
   return HelperNatResult.ACCEPT;
 }
 
-/** conntrack.ts ExpectFail.BUSY: another master already expects the tuple. */
-const EXPECT_BUSY = -2;
-
 /**
  * process_sdp: for every audio, video or image stream of the session description, the media expectations at the
- * stream's connection address (its own c= line, else the session's). An unparsable port drops the message.
+ * stream's connection address (its own c= line, else the session's); on a NATed connection the stream's c= and
+ * then the session's o= and c= are rewritten to where the media is expected. An unparsable port or address drops
+ * the message. Offsets are not moved by rewrites before them, as in the kernel.
  */
 function processSdp(m: SipMessageAt): number {
   const { s, family } = m;
-  const b = m.bytes;
-  const base = m.base;
-  if (getSdpHeader(b, base, 0, m.len, SdpLine.VERSION, SdpLine.NONE, family, s) <= 0) return HelperNatResult.ACCEPT;
+  if (getSdpHeader(m.bytes, m.base, 0, m.len, SdpLine.VERSION, SdpLine.NONE, family, s) <= 0)
+    return HelperNatResult.ACCEPT;
   const sdpoff = s.matchOff;
-  let haveSession = false;
-  if (getSdpHeader(b, base, sdpoff, m.len, SdpLine.CONNECTION, SdpLine.MEDIA, family, s) > 0) {
+  let session = false;
+  let haveAddr = false;
+  if (getSdpHeader(m.bytes, m.base, sdpoff, m.len, SdpLine.CONNECTION, SdpLine.MEDIA, family, s) > 0) {
     m.session.set(s.addr);
-    haveSession = true;
+    m.addr.set(s.addr);
+    session = true;
+    haveAddr = true;
   }
+  const hooks = m.host.helperNat;
   let mediaoff = sdpoff;
   for (let streams = 0; streams < MEDIA_TYPES.length;) {
-    if (getSdpHeader(b, base, mediaoff, m.len, SdpLine.MEDIA, SdpLine.NONE, family, s) <= 0) break;
+    if (getSdpHeader(m.bytes, m.base, mediaoff, m.len, SdpLine.MEDIA, SdpLine.NONE, family, s) <= 0) break;
     mediaoff = s.matchOff;
-    const medialen = s.matchLen;
-    const t = mediaType(b, base + mediaoff, medialen);
+    const t = mediaType(m.bytes, m.base + mediaoff, s.matchLen);
     if (t < 0) {
-      mediaoff += medialen;
+      mediaoff += s.matchLen;
       continue;
     }
+    const medialen = s.matchLen - MEDIA_TYPES[t].length;
     mediaoff += MEDIA_TYPES[t].length;
-    const port = sipStrtouint(b, base + mediaoff, m.len - mediaoff, s);
-    if (port === 0 || s.end === base + mediaoff) continue;
+    const port = sipStrtouint(m.bytes, m.base + mediaoff, m.len - mediaoff, s);
+    if (port === 0 || s.end === m.base + mediaoff) continue;
     if (port < MIN_MEDIA_PORT || port > MAX_PORT) return drop(m, `wrong port ${String(port)}`);
-    if (getSdpHeader(b, base, mediaoff, m.len, SdpLine.CONNECTION, SdpLine.MEDIA, family, s) > 0) m.addr.set(s.addr);
-    else if (haveSession) m.addr.set(m.session);
+    // The media description's own c= overrides the session's.
+    const own = getSdpHeader(m.bytes, m.base, mediaoff, m.len, SdpLine.CONNECTION, SdpLine.MEDIA, family, s) > 0;
+    if (own) m.addr.set(s.addr);
+    else if (session) m.addr.set(m.session);
     else return drop(m, "cannot parse SDP message");
-    if (expectMedia(m, port) !== HelperNatResult.ACCEPT) return drop(m, "cannot add expectation for voice");
+    haveAddr = true;
+    if (expectMedia(m, port, t + 1, mediaoff, medialen) !== HelperNatResult.ACCEPT)
+      return drop(m, "cannot add expectation for voice");
+    if (own && hooks !== null && m.natted) {
+      const len = hooks.sdpAddr(m.meta, m.e, m.dir, m.base, m.len, mediaoff, m.addr);
+      if (len < 0) return drop(m, "cannot mangle SDP");
+      m.len = len;
+    }
     streams++;
+  }
+  if (hooks !== null && m.natted && haveAddr) {
+    const len = hooks.sdpSession(m.meta, m.e, m.dir, m.base, m.len, sdpoff, m.addr);
+    if (len < 0) return drop(m, "cannot mangle SDP session");
+    m.len = len;
   }
   return HelperNatResult.ACCEPT;
 }

@@ -207,20 +207,28 @@ describe("SIP REGISTER through a masquerading router (nf_nat_sip)", () => {
     expect(r.out).toBeNull();
   });
 
-  it("moves to the next port when another master already expects WAN:3389", () => {
+  /** The REGISTER's expectation on WAN:3389 is already held by another master (entry 9999) for `src`. */
+  function registerAgainst(src: string | null) {
     const dp = router("sip", 5060);
-    const other = new Uint32Array(4);
-    other[0] = words(REGISTRAR)[0];
-    const natPort = handshake(dp, REGISTRAR, 5060);
-    // A clashing expectation held by some other master (entry id distinct from ours).
-    dp.conntrack.expect(9999, 4, 6, other, 0, words(WAN_IP), 3389, 60_000, 3);
+    handshake(dp, REGISTRAR, 5060);
+    dp.conntrack.expect(9999, 4, 6, src === null ? null : words(src), 0, words(WAN_IP), 3389, 60_000, 3);
     const reg = send(
       dp,
       LAN,
       tcpPacket(U, 40000, REGISTRAR, 5060, { flags: ACK | PSH, seq: 101, ack: 901, payload: enc.encode(REGISTER) }),
       3,
     );
-    expect(natPort).toBeGreaterThan(0);
+    return { dp, reg };
+  }
+
+  it("drops the REGISTER when another master already expects the same (NF_CT_EXP_F_SKIP_MASTER: -EALREADY)", () => {
+    const { dp, reg } = registerAgainst(REGISTRAR);
+    expect(reg.d).toMatchObject({ kind: "dropped", reason: { kind: "nat", reason: "helper-no-port" } });
+    expect(dp.conntrack.listExpectations().map((x) => x.master)).toEqual([9999]);
+  });
+
+  it("moves to the next port when another master's expectation would also match (any source: -EBUSY)", () => {
+    const { dp, reg } = registerAgainst(null);
     expect(payloadOf(reg.out!)).toContain(`<sip:u@${WAN_IP}:3390;transport=tcp>`);
     expect(
       dp.conntrack
@@ -290,6 +298,57 @@ describe("SIP messages through a masquerading router (nf_nat_sip)", () => {
     expect(readU16(r.out!, IP_HEADER + 2)).toBe(5060);
     expect(udpPayloadOf(r.out!)).toContain(`Via: SIP/2.0/UDP ${U}:5060;received=${U}\r\n`);
     expect(udpChecksumOk(r.out!)).toBe(true);
+  });
+});
+
+describe("SDP through a masquerading router (nf_nat_sdp_*)", () => {
+  const PHONE = "192.168.1.5";
+  const body = [
+    "v=0",
+    `o=- 1 1 IN IP4 ${PHONE}`,
+    "s=-",
+    `c=IN IP4 ${PHONE}`,
+    "t=0 0",
+    "m=audio 49170 RTP/AVP 0",
+    "",
+  ].join("\r\n");
+  const invite = [
+    `INVITE sip:bob@${REGISTRAR} SIP/2.0`,
+    `Via: SIP/2.0/UDP ${PHONE}:5060;branch=z9hG4bK1`,
+    "CSeq: 1 INVITE",
+    "Content-Type: application/sdp",
+    `Content-Length: ${String(body.length)}`,
+    "",
+    body,
+  ].join("\r\n");
+
+  it("moves the session and the media expectation to the WAN address and fixes Content-Length", () => {
+    const dp = udpSipRouter();
+    const r = send(dp, LAN, udpPacket(PHONE, 5060, REGISTRAR, 5060, enc.encode(invite)), 0);
+    const text = udpPayloadOf(r.out!);
+    const sdp = body.replaceAll(PHONE, WAN_IP);
+    expect(text.endsWith(`Content-Length: ${String(sdp.length)}\r\n\r\n${sdp}`)).toBe(true);
+    expect(udpChecksumOk(r.out!)).toBe(true);
+    expect(dp.conntrack.listExpectations().map((x) => `${x.dst}:${String(x.dport)} <- ${x.saved ?? ""}`)).toEqual([
+      `${WAN_IP}:49170 <- ${PHONE}`,
+      `${WAN_IP}:49171 <- ${PHONE}`,
+    ]);
+    // The callee's RTP to the WAN address is RELATED and reaches the phone.
+    const rtp = send(dp, WAN, udpPacket(REGISTRAR, 40000, WAN_IP, 49170), 1);
+    expect(rtp.d).toEqual({ kind: "forwarded", oif: LAN });
+    expect(readU32(rtp.out!, 16)).toBe(words(PHONE)[0]);
+    expect(readU16(rtp.out!, IP_HEADER + 2)).toBe(49170);
+  });
+
+  it("drops an offer whose media port another call already expects, as Linux does (-EALREADY)", () => {
+    const dp = udpSipRouter();
+    send(dp, LAN, udpPacket(PHONE, 5060, REGISTRAR, 5060, enc.encode(invite)), 0);
+    const second = invite.replaceAll(PHONE, "192.168.1.6");
+    const r = send(dp, LAN, udpPacket("192.168.1.6", 5060, REGISTRAR, 5060, enc.encode(second)), 1);
+    expect(r.d).toMatchObject({
+      kind: "dropped",
+      reason: { kind: "helper", helper: "sip", message: "cannot add expectation for voice" },
+    });
   });
 });
 

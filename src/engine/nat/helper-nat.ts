@@ -27,9 +27,12 @@ import { Ipv4Field } from "../../wire/ipv4.js";
 import { IPV6_HEADER_LEN, Ipv6Field } from "../../wire/ipv6.js";
 import { TcpField } from "../../wire/tcp.js";
 import {
+  SdpLine,
   SipHeader,
   SipScan,
   caseEq,
+  getHeader,
+  getSdpHeader,
   parseAddressParam,
   parseHeaderUri,
   parseNumericalParam,
@@ -60,6 +63,8 @@ export interface HelperNatConntrack {
     timeoutMs: number,
     now: number,
     flags?: number,
+    cls?: number,
+    skipMaster?: boolean,
   ): number;
   setExpectationNat(x: number, nat: number, saved: Uint32Array | null, savedPort: number, dir: number): void;
   unexpectRelated(x: number): void;
@@ -170,6 +175,9 @@ export function manglePayload(meta: PacketMeta, at: number, len: number, text: s
 }
 
 const SIP_VERSION = sipBytes("SIP/2.0");
+const SDP_VERSION_LINE = sipBytes("v=");
+/** sip_exp_policy: media expectations live 3 min. */
+const SIP_MEDIA_TIMEOUT_MS = 3 * 60 * 1000;
 const MADDR = sipBytes("maddr=");
 const RECEIVED = sipBytes("received=");
 const RPORT = sipBytes("rport=");
@@ -227,6 +235,23 @@ class SipRewrite {
     if (delta === null) return false;
     this.len += delta;
     return true;
+  }
+
+  /** mangle_content_len: Content-Length becomes the SDP's length (from its v= line to the message's end). */
+  contentLength(): boolean {
+    const s = this.s;
+    const b = this.meta.bytes;
+    if (getSdpHeader(b, this.base, 0, this.len, SdpLine.VERSION, SdpLine.NONE, this.family, s) <= 0) return false;
+    const sdpLength = this.len - s.matchOff + SDP_VERSION_LINE.length;
+    if (getHeader(b, this.base, 0, this.len, SipHeader.CONTENT_LENGTH, this.family, s) <= 0) return false;
+    return this.mangle(s.matchOff, s.matchLen, String(sdpLength));
+  }
+
+  /** mangle_sdp_packet: the address of SDP line `type` after `from` (stopping at `term`) becomes `text`; false if none. */
+  sdpLine(from: number, type: SdpLine, term: SdpLine, text: string): boolean {
+    const s = this.s;
+    if (getSdpHeader(this.meta.bytes, this.base, from, this.len, type, term, this.family, s) <= 0) return false;
+    return this.mangle(s.matchOff, s.matchLen, text);
   }
 
   /**
@@ -290,7 +315,22 @@ export class HelperNatHooks implements HelperNat {
     // nf_nat_sip_expect's search: the port, then upwards until an expectation slot is not busy.
     let x: number = ExpectFail.BUSY;
     for (; port <= MAX_PORT && port !== 0; port++) {
-      x = ct.expect(e, family, p.proto, p.srcAny ? null : p.src, p.sport, expDst, port, p.timeoutMs, now, p.flags);
+      // nf_nat_sip_expect asks with NF_CT_EXP_F_SKIP_MASTER: another master's identical expectation ends the
+      // search (-EALREADY) instead of moving on; nf_nat_ftp asks plainly.
+      x = ct.expect(
+        e,
+        family,
+        p.proto,
+        p.srcAny ? null : p.src,
+        p.sport,
+        expDst,
+        port,
+        p.timeoutMs,
+        now,
+        p.flags,
+        0,
+        sip,
+      );
       if (x !== ExpectFail.BUSY) break;
     }
     if (x < 0) return HelperNatResult.NO_PORT;
@@ -309,6 +349,83 @@ export class HelperNatHooks implements HelperNat {
       if (!sip && delta !== 0 && meta.proto === Proto.TCP) ct.setSeqAdjust(e, dir, seq, delta);
     }
     return HelperNatResult.ACCEPT;
+  }
+
+  sdpMedia(
+    meta: PacketMeta,
+    e: number,
+    dir: number,
+    base: number,
+    length: number,
+    addr: Uint32Array,
+    port: number,
+    mediaOff: number,
+    mediaLen: number,
+    cls: number,
+    now: number,
+  ): number {
+    const ct = this.ct;
+    const m = this.sip;
+    m.begin(meta, e, dir, base, length, 0);
+    const family = m.family;
+    this.newAddr.set(addr);
+    // "Connection will come from reply": where this side's packets appear to come from, unless untranslated.
+    const to = sameAddr(family, m.ownSrc, m.otherDst) ? this.newAddr : m.otherDst;
+    // "Try to get same pair of ports: if not, try to change them."
+    let p = port;
+    for (; p !== 0 && p < MAX_PORT; p += 2) {
+      const rtp = ct.expect(e, family, Proto.UDP, m.otherSrc, 0, to, p, SIP_MEDIA_TIMEOUT_MS, now, 0, cls, true);
+      if (rtp === ExpectFail.BUSY) continue;
+      if (rtp < 0) return -1;
+      const rtcp = ct.expect(e, family, Proto.UDP, m.otherSrc, 0, to, p + 1, SIP_MEDIA_TIMEOUT_MS, now, 0, cls, true);
+      if (rtcp >= 0) {
+        ct.setExpectationNat(rtp, ExpectNat.SIP_EXPECTED, this.newAddr, port, 1 - dir);
+        ct.setExpectationNat(rtcp, ExpectNat.SIP_EXPECTED, this.newAddr, port + 1, 1 - dir);
+        break;
+      }
+      ct.unexpectRelated(rtp);
+      if (rtcp !== ExpectFail.BUSY) return -1;
+    }
+    if (p === 0 || p >= MAX_PORT) return -1;
+    addr.set(to);
+    if (p !== port && !(m.mangle(mediaOff, mediaLen, String(p)) && m.contentLength())) return -1;
+    return m.len;
+  }
+
+  sdpAddr(
+    meta: PacketMeta,
+    e: number,
+    dir: number,
+    base: number,
+    length: number,
+    mediaOff: number,
+    addr: Uint32Array,
+  ): number {
+    const m = this.sip;
+    m.begin(meta, e, dir, base, length, 0);
+    const text = sipAddressText(m.family, addr, false);
+    if (!m.sdpLine(mediaOff, SdpLine.CONNECTION, SdpLine.MEDIA, text) || !m.contentLength()) return -1;
+    return m.len;
+  }
+
+  sdpSession(
+    meta: PacketMeta,
+    e: number,
+    dir: number,
+    base: number,
+    length: number,
+    sdpOff: number,
+    addr: Uint32Array,
+  ): number {
+    const m = this.sip;
+    m.begin(meta, e, dir, base, length, 0);
+    const text = sipAddressText(m.family, addr, false);
+    if (!m.sdpLine(sdpOff, SdpLine.OWNER, SdpLine.MEDIA, text)) return -1;
+    // RFC 2327: the session's c= may be left to every medium; a session without one keeps none.
+    const s = m.s;
+    const c = getSdpHeader(meta.bytes, m.base, sdpOff, m.len, SdpLine.CONNECTION, SdpLine.MEDIA, m.family, s);
+    if (c > 0 && !m.mangle(s.matchOff, s.matchLen, text)) return -1;
+    return m.contentLength() ? m.len : -1;
   }
 
   /** nf_nat_sip_seq_adjust. */
