@@ -292,11 +292,10 @@ export function parseFtp(text: string, fromServer: boolean): FtpAnnouncement | n
   return null;
 }
 
-function sameAddress(a: WordAddress, family: Family, w: Uint32Array): boolean {
-  if (a.family !== family) return false;
-  const n = family === 4 ? 1 : 4;
-  for (let i = 0; i < n; i++) if (a.words[i] !== w[i] >>> 0) return false;
-  return true;
+/** Two addresses of `family` as the engine stores them (four words, IPv4 in word 0) are the same. */
+export function sameAddr(family: Family, a: Uint32Array, b: Uint32Array): boolean {
+  if (a[0] !== b[0]) return false;
+  return family === 4 || (a[1] === b[1] && a[2] === b[2] && a[3] === b[3]);
 }
 
 const OTHER_SRC = new Uint32Array(4);
@@ -385,7 +384,7 @@ function ftpCommand(
   if (!a) return HelperNatResult.ACCEPT;
   if (a.address && a.address.family !== family) return HelperNatResult.ACCEPT;
   // nf_conntrack_ftp.c help(): connect where the command says only if it names someone other than the sender.
-  const daddr = a.address && !sameAddress(a.address, family, OWN_SRC) ? a.address.words : OTHER_DST;
+  const daddr = a.address && !sameAddr(family, a.address.words, OWN_SRC) ? a.address.words : OTHER_DST;
   const format =
     a.kind === "EPRT" ? AnnounceFormat.FTP_EPRT : a.kind === "229" ? AnnounceFormat.FTP_EPSV : AnnounceFormat.FTP_PORT;
   return expectOrNat(

@@ -14,6 +14,7 @@ import {
   HelperNatResult,
   NAT_MASK,
   expectOrNat,
+  sameAddr,
 } from "./alg-helper.js";
 import {
   SdpLine,
@@ -79,11 +80,6 @@ class SipMessageAt {
 }
 
 const MSG = new SipMessageAt();
-
-function sameAddr(family: Family, a: Uint32Array, b: Uint32Array): boolean {
-  if (a[0] !== b[0]) return false;
-  return family === 4 || (a[1] === b[1] && a[2] === b[2] && a[3] === b[3]);
-}
 
 function drop(m: SipMessageAt, message: string): number {
   m.host.helperLog(message);

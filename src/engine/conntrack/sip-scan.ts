@@ -349,6 +349,18 @@ function headerSearch(b: Uint8Array, i: number, limit: number, needle: Uint8Arra
 }
 
 /**
+ * The start of the line after a line end at `p` (CR, LF or CRLF), or -1 when none is there or the message ends
+ * first: the kernel's "find beginning of line" step of ct_sip_get_header and ct_sip_get_sdp_header.
+ */
+function afterLineEnd(b: Uint8Array, p: number, limit: number): number {
+  if (b[p] !== CR && b[p] !== LF) return -1;
+  let q = p + 1;
+  if (q >= limit) return -1;
+  if (b[p] === CR && b[q] === LF && ++q >= limit) return -1;
+  return q;
+}
+
+/**
  * ct_sip_get_header: the first header `type` at a line start after `dataoff`; 1 with s.matchOff/matchLen, 0 when
  * there is none, -1 when one is there but its value does not parse (s.matchOff then points at its value).
  * Quirk kept: a line whose name merely starts with the header's name (say `Tool:` for `To`) ends the search.
@@ -365,12 +377,13 @@ export function getHeader(
   const h = HEADERS[type];
   const limit = base + datalen;
   s.shift = 0;
-  for (let p = base + dataoff; p < limit; p++) {
-    if (b[p] !== CR && b[p] !== LF) continue;
-    if (++p >= limit) break;
-    if (b[p - 1] === CR && b[p] === LF) {
-      if (++p >= limit) break;
+  for (let i = base + dataoff; i < limit; i++) {
+    let p = afterLineEnd(b, i, limit);
+    if (p < 0) {
+      if (b[i] === CR || b[i] === LF) break;
+      continue;
     }
+    i = p;
     if (b[p] === SP || b[p] === TAB) continue;
     if (limit - p >= h.name.length && caseEq(b, p, h.name)) p += h.name.length;
     else if (
@@ -515,10 +528,16 @@ export function parseRequest(b: Uint8Array, base: number, datalen: number, famil
   return 1;
 }
 
-/** The end of the current list value: the next comma of the header, else the end of the message. */
-function valueLimit(b: Uint8Array, from: number, limit: number): number {
-  const comma = headerSearch(b, from, limit, COMMA);
-  return comma < 0 ? limit : comma;
+/**
+ * Where parameter `name`'s value starts (absolute) in the list value that goes on from `dataoff`, or -1; the value's
+ * end — the header's next comma, else the message's end — goes to s.end.
+ */
+function paramAt(b: Uint8Array, base: number, dataoff: number, datalen: number, name: Uint8Array, s: SipScan): number {
+  const comma = headerSearch(b, base + dataoff, base + datalen, COMMA);
+  const limit = comma < 0 ? base + datalen : comma;
+  s.end = limit;
+  const start = headerSearch(b, base + dataoff, limit, name);
+  return start < 0 ? -1 : start + name.length;
 }
 
 /** ct_sip_parse_param: `name` (e.g. "transport=") after `dataoff` in this value; 1 with s.matchOff/matchLen, or 0. */
@@ -530,10 +549,9 @@ export function parseParam(
   name: Uint8Array,
   s: SipScan,
 ): number {
-  const limit = valueLimit(b, base + dataoff, base + datalen);
-  let start = headerSearch(b, base + dataoff, limit, name);
+  const start = paramAt(b, base, dataoff, datalen, name, s);
   if (start < 0) return 0;
-  start += name.length;
+  const limit = s.end;
   let end = headerSearch(b, start, limit, SEMICOLON);
   if (end < 0) end = limit;
   s.matchOff = start - base;
@@ -552,11 +570,9 @@ export function parseAddressParam(
   delim: boolean,
   s: SipScan,
 ): number {
-  const limit = valueLimit(b, base + dataoff, base + datalen);
-  let start = headerSearch(b, base + dataoff, limit, name);
+  const start = paramAt(b, base, dataoff, datalen, name, s);
   if (start < 0) return 0;
-  start += name.length;
-  const end = parseAddr(b, start, limit, family, delim, s.addr);
+  const end = parseAddr(b, start, s.end, family, delim, s.addr);
   if (end < 0) return 0;
   s.matchOff = start - base;
   s.matchLen = end - start;
@@ -572,11 +588,9 @@ export function parseNumericalParam(
   name: Uint8Array,
   s: SipScan,
 ): number {
-  const limit = valueLimit(b, base + dataoff, base + datalen);
-  let start = headerSearch(b, base + dataoff, limit, name);
+  const start = paramAt(b, base, dataoff, datalen, name, s);
   if (start < 0) return 0;
-  start += name.length;
-  sipStrtouint(b, start, limit - start, s);
+  sipStrtouint(b, start, s.end - start, s);
   if (s.end === start) return -1;
   s.matchOff = start - base;
   s.matchLen = s.end - start;
@@ -652,12 +666,13 @@ export function getSdpHeader(
 ): number {
   const name = SDP_NAMES[type];
   const limit = base + datalen;
-  for (let p = base + dataoff; p < limit; p++) {
-    if (b[p] !== CR && b[p] !== LF) continue;
-    if (++p >= limit) break;
-    if (b[p - 1] === CR && b[p] === LF) {
-      if (++p >= limit) break;
+  for (let i = base + dataoff; i < limit; i++) {
+    let p = afterLineEnd(b, i, limit);
+    if (p < 0) {
+      if (b[i] === CR || b[i] === LF) break;
+      continue;
     }
+    i = p;
     if (term !== SdpLine.NONE && limit - p >= SDP_NAMES[term].length && caseEq(b, p, SDP_NAMES[term])) break;
     if (limit - p >= name.length && caseEq(b, p, name)) p += name.length;
     else continue;

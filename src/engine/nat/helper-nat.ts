@@ -10,7 +10,7 @@
 // A replacement of another length resizes the packet (nf_nat_mangle_tcp_packet / nf_nat_mangle_udp_packet); for
 // TCP the connection then gets sequence adjustment (conntrack/seqadj.ts), as nf_nat_ftp and nf_nat_sip ask for.
 import type { HelperNat, PendingExpectation } from "../conntrack/alg-helper.js";
-import { AnnounceFormat, HelperNatResult } from "../conntrack/alg-helper.js";
+import { AnnounceFormat, HelperNatResult, sameAddr } from "../conntrack/alg-helper.js";
 import { ExpectFail, ExpectNat } from "../conntrack/conntrack.js";
 import type { Family, PacketMeta } from "../packet-meta.js";
 import { CtDir, CtStatus, Proto } from "../packet-meta.js";
@@ -82,11 +82,6 @@ const IHL_UNIT = 4;
 const BYTE = 0xff;
 /** RFC 768: a computed UDP checksum of 0 is sent as all ones (0 means "no checksum"). */
 const UDP_ZERO_SUM = 0xffff;
-
-function sameAddr(family: Family, a: Uint32Array, b: Uint32Array): boolean {
-  if (a[0] !== b[0]) return false;
-  return family === 4 || (a[1] === b[1] && a[2] === b[2] && a[3] === b[3]);
-}
 
 function addressText(family: Family, w: Uint32Array, scratch: Uint8Array): string {
   if (family === 4) return formatIpv4(w[0]);
