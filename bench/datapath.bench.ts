@@ -9,6 +9,7 @@ import { LAN, WAN, seedRouter, seedRuleset, tcpPacket } from "../src/engine/data
 import type { Datapath } from "../src/engine/datapath.js";
 import { TcpFlag } from "../src/engine/packet-meta.js";
 import { SeededRng } from "../src/engine/rng.js";
+import { R } from "../src/engine/conntrack/entry-layout.js";
 import { defineSuite, nsPerOp } from "./harness.js";
 
 /** W1's flow count; the companion measure runs the same path with few enough flows that all stay in cache. */
@@ -136,7 +137,63 @@ function restoreBatch(w: Workload): number {
   return acc;
 }
 
+/**
+ * W1's memory traffic without the engine: per packet the pristine image copied into the ring, then a hash-index
+ * slot read at the flow direction's place and the conntrack record it names read (tuple, status, plans, expiry,
+ * the TCP words) and written (expiry and four TCP words) — in arrays of the sizes the engine's table has at 100k
+ * flows (R.STRIDE words per entry, entries in allocation order, the index at conntrack.ts' load of 0.75), in W1's
+ * packet order. What the machine charges at this moment for those accesses, which W1 cannot go below.
+ */
+interface MemoryFloor {
+  readonly records: Uint32Array;
+  /** Open-addressed, linear probing: a flow direction (flow * 2 + reply) from its hash's home slot on. */
+  readonly index: Int32Array;
+}
+
+const INDEX_LOAD = 0.75;
+/** The record words an established packet reads besides its tuple: status, plans, expiry and the TCP state. */
+const RECORD_READ_FROM = R.STATUS;
+const TCP_WRITES = 4;
+
+/** A flow direction's home slot: a multiplicative hash (the engine hashes the tuple; what matters is the scatter). */
+function homeSlot(node: number, slots: number): number {
+  return (Math.imul(node + 1, 0x9e3779b1) >>> 0) % slots;
+}
+
+function buildMemoryFloor(flows: number): MemoryFloor {
+  const records = new Uint32Array(flows * R.STRIDE);
+  const index = new Int32Array(Math.ceil((flows * 2) / INDEX_LOAD)).fill(-1);
+  for (let node = 0; node < flows * 2; node++) {
+    let at = homeSlot(node, index.length);
+    while (index[at] !== -1) at = at + 1 === index.length ? 0 : at + 1;
+    index[at] = node;
+  }
+  return { records, index };
+}
+
+function memoryFloorBatch(w: Workload, m: MemoryFloor): number {
+  const { pristine32, slots } = w;
+  const { records, index } = m;
+  let acc = 0;
+  for (let k = 0; k < OPS; k++) {
+    const slot = slots[k];
+    const buf = k & (RING - 1);
+    restore(pristine32, slot, buf);
+    let at = homeSlot(slot, index.length);
+    while (index[at] !== slot) at = at + 1 === index.length ? 0 : at + 1;
+    const node = index[at];
+    const r = (node >> 1) * R.STRIDE;
+    const t = r + (node & 1) * R.TUPLE_WORDS;
+    acc ^= records[t] ^ records[t + 1] ^ records[t + 2] ^ ring32[buf * SEGMENT_WORDS + 3];
+    for (let i: number = RECORD_READ_FROM; i < R.STRIDE; i++) acc ^= records[r + i];
+    records[r + R.EXPIRES] = k;
+    for (let i = 0; i < TCP_WRITES; i++) records[r + R.TCP + i] = acc;
+  }
+  return acc;
+}
+
 let w1: Workload | null = null;
+let floor: MemoryFloor | null = null;
 let cached: Workload | null = null;
 
 export default defineSuite("datapath", [
@@ -161,12 +218,24 @@ export default defineSuite("datapath", [
     lowerIsBetter: true,
   },
   {
+    id: "engine.established-memory-floor-ns-per-packet",
+    unit: "ns/packet",
+    setup: () => {
+      w1 ??= buildWorkload(FLOWS);
+      floor = buildMemoryFloor(FLOWS);
+    },
+    run: () => nsPerOp(OPS, () => memoryFloorBatch(w1!, floor!)),
+    runs: 5,
+    lowerIsBetter: true,
+  },
+  {
     // W1's path and packet mix with 200 flows, whose records all stay in cache: the CPU work alone, steady from run
     // to run, where the 100k-flow figure moves with this shared machine's memory latency.
     id: "engine.established-ns-per-packet-200-flows",
     unit: "ns/packet",
     setup: () => {
       w1 = null;
+      floor = null;
       cached = buildWorkload(CACHED_FLOWS);
     },
     run: () => nsPerOp(OPS, () => forwardBatch(cached!)),
