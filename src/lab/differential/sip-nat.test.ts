@@ -255,6 +255,82 @@ describe(`SIP through a masquerading router, kernel and engine${needs}`, () => {
     },
   );
 
+  it.skipIf(skip)("the scanner's corners: compact and odd headers, lists, params, media lines, refusals", async () => {
+    const phone = "192.168.1.20";
+    const p = `${phone}:${String(SIP)}`;
+    const sdp = (lines: readonly string[]): string => [...lines, ""].join(CRLF);
+    const datagrams: readonly [Side, string][] = [
+      // Compact forms, lower case, tabs, a continuation line, a Contact list, a Contact without a port.
+      [
+        "lan",
+        message([
+          `REGISTER sip:${SERVER} SIP/2.0`,
+          `v: SIP/2.0/UDP ${p};branch=z9hG4bKx;rport`,
+          `f:\t<sip:alice@${phone}>;tag=1`,
+          `t: <sip:alice@${SERVER}>`,
+          "cseq: 3 REGISTER",
+          `m: <sip:alice@${p}>;expires=120,`,
+          `  <sip:alice@${phone}>, <sip:alice@${phone}:5070>`,
+          "expires: 60",
+        ]),
+      ],
+      // The answer: two Vias (only the top one is this side's), maddr=, received= and rport=.
+      [
+        "wan",
+        message([
+          "SIP/2.0 200 OK",
+          `Via: SIP/2.0/UDP ${WAN}:5060;branch=z9hG4bKx;received=${WAN};rport=5060;maddr=${WAN}`,
+          `Via: SIP/2.0/UDP ${WAN}:5060;branch=z9hG4bKy`,
+          "CSeq: 3 REGISTER",
+          `Contact: <sip:alice@${WAN}:5060>;expires=120`,
+        ]),
+      ],
+      // An offer with per-stream c= lines, an inactive stream, a type the helper does not know, attributes.
+      [
+        "lan",
+        message(
+          [`INVITE sip:bob@${SERVER} SIP/2.0`, `Via: SIP/2.0/UDP ${p};branch=z9hG4bKz`, "CSeq: 4 INVITE"],
+          sdp([
+            "v=0",
+            `o=alice 1 1 IN IP4 ${phone}`,
+            "s=-",
+            "t=0 0",
+            "m=audio 30000 RTP/AVP 0",
+            `c=IN IP4 ${phone}`,
+            "a=sendrecv",
+            "m=video 0 RTP/AVP 31",
+            "m=application 30010 udp wb",
+            "m=image 30020 udptl t38",
+            `c=IN IP4 ${phone}`,
+          ]),
+        ),
+      ],
+      // Not SIP at all, then SIP without a CSeq, then a release (expires 0).
+      ["lan", "hello, this is not SIP at all, but it is long enough"],
+      ["lan", message([`OPTIONS sip:${SERVER} SIP/2.0`, `Via: SIP/2.0/UDP ${p}`])],
+      ["lan", message([`REGISTER sip:${SERVER} SIP/2.0`, "CSeq: 5 REGISTER", `Contact: <sip:alice@${p}>;expires=0`])],
+    ];
+    const run = async (r: SessionRouter): Promise<Outcome> => {
+      const steps: string[][] = [];
+      for (const [side, text] of datagrams)
+        steps.push(
+          await r.send(side, side === "lan" ? udpFromClient(phone, SIP, SIP, text) : udpFromServer(SIP, SIP, text)),
+        );
+      return { steps, expectations: r.expectations(), timeout: r.timeout("udp", phone, SIP) };
+    };
+    rig().reset(sessionRuleset(UDP_POLICY));
+    const kernel = await run(new KernelSessionRouter(rig()));
+    const engine = await run(new EngineSessionRouter(sessionRuleset(UDP_POLICY)));
+    // The case is real: the compact Via and From and both Contacts of this side were rewritten (the one without a port
+    // gained the mapping's), the other port's left alone; the answer came back with received= rewritten; the audio
+    // and image streams were expected on the WAN address, the inactive and unknown ones not.
+    expect(kernel.steps[0].join("\n")).toContain(`v: SIP/2.0/UDP ${WAN}:5060;`);
+    expect(kernel.steps[0].join("\n")).toContain(`<sip:alice@${WAN}:5060>, <sip:alice@${phone}:5070>`);
+    expect(kernel.steps[1].join("\n")).toContain(`received=${phone};`);
+    expect(kernel.expectations).toContain(`17 ${SERVER}:0 > ${WAN}:30020 `);
+    expectAlike(kernel, engine);
+  });
+
   it.skipIf(skip)("two TCP messages in one segment, rewritten longer: one sequence adjustment", async () => {
     const client = "192.168.1.5";
     const exchange = async (r: SessionRouter): Promise<Outcome> => {
