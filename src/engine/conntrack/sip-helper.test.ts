@@ -6,6 +6,7 @@
 // without NAT; the NAT half's rewrites are helper-nat.test.ts's, and the kernel referees both in
 // src/lab/differential/sip-nat.test.ts.
 import { describe, expect, it } from "vitest";
+import { fc, test } from "@fast-check/vitest";
 import type { Datapath } from "../datapath.js";
 import type { Ruleset } from "../filter/index.js";
 import {
@@ -19,9 +20,11 @@ import {
   rule,
   seedRouter,
   seedRuleset,
+  badChecksums,
   tcpPacket,
   udpPacket,
 } from "../datapath.fixture.js";
+import { readU16 } from "../../wire/bytes.js";
 import { TcpFlag } from "../packet-meta.js";
 import { ExpectFlag } from "./conntrack.js";
 
@@ -62,6 +65,14 @@ function plainRouter(proto: "udp" | "tcp" = "udp"): Datapath {
 
 /** seed-home (masquerade) with the SIP helper on port 5060. */
 const natRouter = (proto: "udp" | "tcp" = "udp"): Datapath => seedRouter(seedRuleset({ chains: [helpers(proto)] }));
+
+/** The phone opens TCP to the registrar through masquerade (which keeps port 40000). */
+function connectFrom(dp: Datapath): void {
+  const { SYN, ACK } = TcpFlag;
+  send(dp, LAN, tcpPacket(PHONE, 40000, REGISTRAR, SIP, { flags: SYN, seq: 100 }), 0);
+  send(dp, WAN, tcpPacket(REGISTRAR, SIP, WAN_IP, 40000, { flags: SYN | ACK, seq: 900, ack: 101 }), 0);
+  send(dp, LAN, tcpPacket(PHONE, 40000, REGISTRAR, SIP, { flags: ACK, seq: 101, ack: 901 }), 0);
+}
 
 const message = (lines: readonly string[], body = ""): string =>
   [...lines, `Content-Length: ${String(body.length)}`, ""].join(CRLF) + CRLF + body;
@@ -253,4 +264,68 @@ describe("SIP over TCP (sip_help_tcp)", () => {
     expect(text.split(`Via: SIP/2.0/TCP ${WAN_IP}:40000;`)).toHaveLength(3);
     expect(text).not.toContain(PHONE);
   });
+});
+
+describe("robustness", () => {
+  // Valid messages of every kind the helper handles, then cut, spliced and corrupted at random.
+  const seeds = [
+    register(["Expires: 60"]),
+    answer("200 OK", 7, `<sip:alice@${PHONE}:${String(SIP)}>;expires=60`),
+    invite(sdp(PHONE, [49170, 49172])),
+    message(["SIP/2.0 180 Ringing", "CSeq: 20 INVITE"], sdp(REGISTRAR, [40000])),
+    message([`BYE sip:bob@${REGISTRAR} SIP/2.0`, "CSeq: 21 BYE"]),
+  ];
+  const mutated = fc
+    .tuple(
+      fc.constantFrom(...seeds),
+      fc.array(fc.tuple(fc.nat(600), fc.nat(40), fc.string({ maxLength: 12 })), { maxLength: 4 }),
+    )
+    .map(([text, edits]) => {
+      let t = text;
+      for (const [at, cut, insert] of edits) {
+        const i = at % (t.length + 1);
+        t = t.slice(0, i) + insert + t.slice(i + cut);
+      }
+      return t;
+    });
+
+  test.prop([fc.array(fc.tuple(fc.boolean(), mutated), { minLength: 1, maxLength: 6 }), fc.boolean()])(
+    "mangled SIP through a NATing router never throws, and whatever leaves has valid lengths and checksums",
+    (messages, tcp) => {
+      const dp = natRouter(tcp ? "tcp" : "udp");
+      const natPort = 40000;
+      let seqOut = 101;
+      let seqIn = 901;
+      if (tcp) connectFrom(dp);
+      messages.forEach(([out, text], k) => {
+        const payload = enc.encode(text);
+        const packet = tcp
+          ? out
+            ? tcpPacket(PHONE, 40000, REGISTRAR, SIP, {
+                flags: TcpFlag.ACK | TcpFlag.PSH,
+                seq: seqOut,
+                ack: seqIn,
+                payload,
+              })
+            : tcpPacket(REGISTRAR, SIP, WAN_IP, natPort, {
+                flags: TcpFlag.ACK | TcpFlag.PSH,
+                seq: seqIn,
+                ack: seqOut,
+                payload,
+              })
+          : out
+            ? udpPacket(PHONE, SIP, REGISTRAR, SIP, payload)
+            : udpPacket(REGISTRAR, SIP, WAN_IP, SIP, payload);
+        if (out) seqOut += payload.length;
+        else seqIn += payload.length;
+        const sink = new RecordingSink();
+        dp.receive(packet, 0, packet.length, out ? LAN : WAN, k * S, sink);
+        for (const t of sink.transmitted) {
+          const b = t.bytes;
+          expect(readU16(b, 2)).toBe(b.length);
+          expect(badChecksums(b)).toEqual([]);
+        }
+      });
+    },
+  );
 });
