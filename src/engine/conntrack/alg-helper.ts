@@ -1,12 +1,10 @@
 // Application-level gateway helpers: what the FTP and SIP helpers (nf_conntrack_ftp.c here, nf_conntrack_sip.c in
-// sip-helper.ts) share, and the FTP helper itself. They read the payload of a helped connection and create
-// expectations for the connections it announces. Off unless `ct helper set` attached them (automatic assignment is
-// gone since Linux 4.7, SEMANTICS.md §2.11). FTP parsing works on text decoded from the payload: helpers run only
-// for helped entries, never on the established fast path, so strings are fine here.
+// sip-helper.ts) share, and the FTP helper itself (its reading of a segment: ftp-scan.ts). They read the payload
+// of a helped connection and create expectations for the connections it announces. Off unless `ct helper set`
+// attached them (automatic assignment is gone since Linux 4.7, SEMANTICS.md §2.11).
 import type { Family, PacketMeta } from "../packet-meta.js";
 import { CtState, CtStatus, Proto } from "../packet-meta.js";
-import { parseIpv4, parseIpv6 } from "../../wire/address.js";
-import { readU32 } from "../../wire/bytes.js";
+import { FtpKind, FtpMatch, findFtp } from "./ftp-scan.js";
 
 export const CtHelper = { NONE: 0, FTP: 1, SIP: 2 } as const;
 
@@ -185,112 +183,7 @@ export interface HelperHost {
   noteFtpLineEnd(master: number, dir: number, seq: number): void;
 }
 
-/** An address as the engine stores it: four 32-bit words (IPv4 in word 0). */
-export interface WordAddress {
-  family: Family;
-  words: Uint32Array;
-}
-
-/** An endpoint an FTP control message announces (RFC 959 PORT/227, RFC 2428 EPRT/229). */
-export interface FtpAnnouncement {
-  kind: "PORT" | "EPRT" | "227" | "229";
-  /** null for 229, which names only a port (the server's own address is meant). */
-  address: WordAddress | null;
-  port: number;
-  /** Where the argument the NAT half rewrites sits in the text (one character per payload byte), and its length. */
-  at: number;
-  len: number;
-}
-
 const FTP_EXPECT_TIMEOUT_MS = 5 * 60 * 1000;
-const MAX_PORT = 65535;
-const MAX_OCTET = 255;
-
-function v4(n: number): WordAddress {
-  const words = new Uint32Array(4);
-  words[0] = n >>> 0;
-  return { family: 4, words };
-}
-
-function v6(b: Uint8Array): WordAddress {
-  const words = new Uint32Array(4);
-  for (let i = 0; i < 4; i++) words[i] = readU32(b, i * 4);
-  return { family: 6, words };
-}
-
-function parseAddress(s: string): WordAddress | null {
-  const a = parseIpv4(s);
-  if (a !== null) return v4(a);
-  const b = parseIpv6(s);
-  return b === null ? null : v6(b);
-}
-
-function octets(parts: string[]): number[] | null {
-  const n = parts.map((p) => Number(p));
-  return n.every((x) => Number.isInteger(x) && x >= 0 && x <= MAX_OCTET) ? n : null;
-}
-
-function hostPort(n: number[]): { address: WordAddress; port: number } | null {
-  const port = (n[4] << 8) | n[5];
-  if (port === 0) return null;
-  return { address: v4(((n[0] << 24) | (n[1] << 16) | (n[2] << 8) | n[3]) >>> 0), port };
-}
-
-/** Latin-1 decoding: every byte is one character, so offsets and odd bytes survive. */
-export function payloadText(b: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < b.length; i += 4096) s += String.fromCharCode(...b.subarray(i, Math.min(b.length, i + 4096)));
-  return s;
-}
-
-// `d`: match indices, for the span the NAT half rewrites (nf_conntrack_ftp.c find_pattern's matchoff/matchlen).
-const PORT_RE = /^PORT[ \t]+(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})/dim;
-const EPRT_RE = /^EPRT[ \t]+([!-~])([12])\1([^\s]+?)\1(\d{1,5})\1/dim;
-const PASV_RE = /^227[ -][^\d\r\n]*(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})/dm;
-const EPSV_RE = /^229[ -][^\r\n(]*\(([!-~])\1\1(\d{1,5})\1\)/dm;
-
-/** Start of group `from` to the end of group `to` (or of the whole match with `to` 0, less `trim` characters). */
-function span(m: RegExpExecArray, from: number, to: number, trim = 0): { at: number; len: number } {
-  const whole: [number, number] = [m.index, m.index + m[0].length];
-  const ix = m.indices;
-  const at = (ix?.[from] ?? whole)[0];
-  return { at, len: (ix?.[to] ?? whole)[1] - trim - at };
-}
-
-/**
- * nf_conntrack_ftp.c's search[dir]: PORT and EPRT from the client (ORIGINAL), 227 and 229 from the server (REPLY).
- * Returns null when the text announces nothing valid.
- */
-export function parseFtp(text: string, fromServer: boolean): FtpAnnouncement | null {
-  if (!fromServer) {
-    const p = PORT_RE.exec(text);
-    if (p) {
-      const n = octets(p.slice(1, 7));
-      const hp = n && hostPort(n);
-      return hp ? { kind: "PORT", ...hp, ...span(p, 1, 6) } : null;
-    }
-    const e = EPRT_RE.exec(text);
-    if (e) {
-      const address = parseAddress(e[3]);
-      const port = Number(e[4]);
-      if (!address || address.family !== (e[2] === "1" ? 4 : 6) || port < 1 || port > MAX_PORT) return null;
-      return { kind: "EPRT", address, port, ...span(e, 1, 0) };
-    }
-    return null;
-  }
-  const p = PASV_RE.exec(text);
-  if (p) {
-    const n = octets(p.slice(1, 7));
-    const hp = n && hostPort(n);
-    return hp ? { kind: "227", ...hp, ...span(p, 1, 6) } : null;
-  }
-  const e = EPSV_RE.exec(text);
-  if (e) {
-    const port = Number(e[2]);
-    return port >= 1 && port <= MAX_PORT ? { kind: "229", address: null, port, ...span(e, 1, 0, 1) } : null;
-  }
-  return null;
-}
 
 /** Two addresses of `family` as the engine stores them (four words, IPv4 in word 0) are the same. */
 export function sameAddr(family: Family, a: Uint32Array, b: Uint32Array): boolean {
@@ -369,7 +262,15 @@ export function expectOrNat(
   return hooks.expect(meta, e, dir, p, now);
 }
 
-/** The FTP helper on a line-start segment: parse the command or reply, expect its data connection. */
+const FTP = new FtpMatch();
+
+/**
+ * nf_conntrack_ftp.c help() from the segment's reading on: what was announced is expected from the other end of the
+ * control connection — at the announcing side's address unless the announcement names another host, which the
+ * kernel (loose=0) does not expect at all ("DMZ machines opening holes to internal networks") — or, on a NATed
+ * connection, handed to the NAT half. A segment that begins an announcement it does not complete is dropped.
+ * Returns a HelperNatResult, or FTP_PARTIAL after a partial match.
+ */
 function ftpCommand(
   host: HelperHost,
   meta: PacketMeta,
@@ -380,31 +281,40 @@ function ftpCommand(
   now: number,
 ): number {
   const family = host.family(e);
-  const a = parseFtp(payloadText(meta.bytes.subarray(payloadAt, end)), dir === 1);
-  if (!a) return HelperNatResult.ACCEPT;
-  if (a.address && a.address.family !== family) return HelperNatResult.ACCEPT;
-  // nf_conntrack_ftp.c help(): connect where the command says only if it names someone other than the sender.
-  const daddr = a.address && !sameAddr(family, a.address.words, OWN_SRC) ? a.address.words : OTHER_DST;
+  const found = findFtp(meta.bytes, payloadAt, end - payloadAt, dir === 1, family, OWN_SRC, FTP);
+  if (found === 0) return HelperNatResult.ACCEPT;
+  if (found < 0) {
+    host.helperLog(`partial matching of \`${FTP.pattern}'`);
+    return FTP_PARTIAL;
+  }
+  if (!sameAddr(family, FTP.addr, OWN_SRC)) return HelperNatResult.ACCEPT;
   const format =
-    a.kind === "EPRT" ? AnnounceFormat.FTP_EPRT : a.kind === "229" ? AnnounceFormat.FTP_EPSV : AnnounceFormat.FTP_PORT;
+    FTP.kind === FtpKind.EPRT
+      ? AnnounceFormat.FTP_EPRT
+      : FTP.kind === FtpKind.EPSV
+        ? AnnounceFormat.FTP_EPSV
+        : AnnounceFormat.FTP_PORT;
   return expectOrNat(
     host,
     meta,
     e,
     dir,
     OTHER_SRC,
-    daddr,
-    a.port,
+    OTHER_DST,
+    FTP.port,
     Proto.TCP,
     FTP_EXPECT_TIMEOUT_MS,
     0,
     EXPECT_NAT_FOLLOW_MASTER,
     format,
-    payloadAt + a.at,
-    a.len,
+    payloadAt + FTP.matchOff,
+    FTP.matchLen,
     now,
   );
 }
+
+/** ftpCommand's drop after a partial match: like HELPER_DROP, but the segment's line end is not noted. */
+const FTP_PARTIAL = -1;
 
 /**
  * The FTP helper (nf_conntrack_ftp.c help()) on the payload of the packet in `meta` (from byte `payloadAt`,
@@ -426,15 +336,16 @@ export function ftpHelp(
   const end = Math.min(meta.l3 + meta.length, meta.bytes.length);
   // "Until there's been traffic both ways, don't look in packets."
   if (meta.ctState !== CtState.ESTABLISHED) return HelperNatResult.ACCEPT;
-  // nf_conntrack_ftp.c help(): only a segment that starts where a line ended in this direction is parsed (the
-  // first one of each direction never is), and a segment ending in \n marks where the next line starts — in the
-  // sender's own numbering, whatever the NAT half then does to the segment.
+  // Only a segment that starts where a line ended in this direction is read (the first one of each direction never
+  // is), and a segment ending in \n marks where the next line starts — in the sender's own numbering, whatever the
+  // NAT half then does to the segment.
   const seq = meta.seq >>> 0;
   const endsInNl = meta.bytes[end - 1] === NEWLINE;
   const lineEnd = (seq + (end - payloadAt)) >>> 0;
   const r = host.ftpLineStart(e, dir, seq)
     ? ftpCommand(host, meta, e, dir, payloadAt, end, now)
     : HelperNatResult.ACCEPT;
+  if (r === FTP_PARTIAL) return HelperNatResult.HELPER_DROP;
   if (endsInNl) host.noteFtpLineEnd(e, dir, lineEnd);
   return r;
 }

@@ -11,8 +11,9 @@ export {
   ExpectNat,
 } from "./conntrack.js";
 export type { ConntrackOptions, ConntrackEntryView, ConntrackTupleView, ExpectationView } from "./conntrack.js";
-export { AnnounceFormat, CtHelper, HelperNatResult, parseFtp, payloadText } from "./alg-helper.js";
-export type { FtpAnnouncement, HelperNat, PendingExpectation, SipMaster, WordAddress } from "./alg-helper.js";
+export { AnnounceFormat, CtHelper, HelperNatResult } from "./alg-helper.js";
+export type { HelperNat, PendingExpectation, SipMaster } from "./alg-helper.js";
+export { FtpKind, FtpMatch, findFtp } from "./ftp-scan.js";
 export { TcpState, TCP_STATE_NAMES, LINUX_TIMEOUTS, OPENWRT_TIMEOUTS, resolveTimeouts } from "./timeouts.js";
 export type { TimeoutTable, TimeoutProfile } from "./timeouts.js";
 export { TcpIndex, TcpVerdict, TcpCause, tcpTransition, tcpFlagsValid, tcpIndex } from "./tcp-tracker.js";
