@@ -39,7 +39,7 @@ function layerRules(layer) {
 }
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "coverage/**"] },
+  { ignores: ["dist/**", "node_modules/**", "coverage/**", "src/**/assembly/**"] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

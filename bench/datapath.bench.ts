@@ -1,9 +1,13 @@
 // W1 of PERFORMANCE.md: established TCP packets forwarded through the seed router (masquerade + `ct state` filter,
 // the whole receive path: parse, conntrack, NAT, routing, forward and postrouting hooks, confirm, transmit) with
 // 100k concurrent flows and 30% of packets in the reply direction. The flows are opened by real handshakes first;
-// each packet is copied from a pristine per-flow, per-direction image into the next buffer of a small receive ring
-// (as a NIC writes each frame into the next descriptor's buffer) before it is sent, because NAT rewrites in place
-// and forwarding decrements the TTL. `engine.bytes-per-flow` lives in conntrack.bench.ts.
+// then the 1M timed packets lie in a capture in arrival order (PERFORMANCE.md: the engine and the kernel are fed
+// "the same capture"), and each is copied from it into the next buffer of a small receive ring (as a NIC writes
+// each frame into the next descriptor's buffer) before it is sent, because NAT rewrites in place and forwarding
+// decrements the TTL. W1 itself runs the node as a forwarder is built for volume: its ring is the
+// compiled fast path's (DatapathOptions.fastPath) and packets arrive in bursts of BURST, whose table accesses are
+// read ahead (Datapath.readAhead) before they are received one by one; `-js` measures the JavaScript early path,
+// packet by packet, as before. `engine.bytes-per-flow` lives in conntrack.bench.ts.
 import type { DatapathSink } from "../src/engine/datapath.js";
 import { LAN, WAN, seedRouter, seedRuleset, tcpPacket } from "../src/engine/datapath.fixture.js";
 import type { Datapath } from "../src/engine/datapath.js";
@@ -29,28 +33,32 @@ const SEGMENT = 40;
 const SEGMENT_WORDS = SEGMENT / 4;
 /** The receive ring: packet k lands in buffer k % RING, so every packet starts from fresh, unmodified bytes. */
 const RING = 256;
+/** Packets per burst (a NAPI poll's budget is 64; 32 read ahead best here, BENCHMARKS.md). */
+const BURST = 32;
 
 const host = (i: number): string => `192.168.1.${HOST_BASE + (i % HOSTS)}`;
 const server = (i: number): string => `203.0.113.${1 + (i % HOSTS)}`;
 const port = (i: number): number => PORT_BASE + Math.floor(i / HOSTS);
 
-/** A router with `flows` established connections, their pristine segments and the timed packet order. */
+/** A router with `flows` established connections and the capture of the timed packets. */
 interface Workload {
   readonly router: Datapath;
-  /** Pristine copies of every flow's outbound (LAN form) and reply (WAN form) segment. */
-  readonly pristine32: Uint32Array;
+  /** The receive ring packets are copied into (the compiled path's, or an array of its own), and its words. */
+  readonly ring: Uint8Array;
+  readonly ring32: Uint32Array;
+  /** Whether packets arrive in bursts read ahead (the compiled path's way) or one by one. */
+  readonly bursts: boolean;
+  /** The timed packets in arrival order, SEGMENT bytes each, as words. */
+  readonly capture32: Uint32Array;
   /** Buffer slot (flow * 2 + direction) of every timed packet, and whether it is a reply (arrives on wan). */
   readonly slots: Int32Array;
 }
 
-const ring = new Uint8Array(RING * SEGMENT);
-const ring32 = new Uint32Array(ring.buffer);
-
-/** Copies one slot's pristine bytes into ring buffer `buf`, word by word (no view allocated). */
-function restore(pristine32: Uint32Array, slot: number, buf: number): void {
-  const from = slot * SEGMENT_WORDS;
+/** Copies the capture's packet `k` into ring buffer `buf`, word by word (no view allocated). */
+function restore(ring32: Uint32Array, capture32: Uint32Array, k: number, buf: number): void {
+  const from = k * SEGMENT_WORDS;
   const to = buf * SEGMENT_WORDS;
-  for (let j = 0; j < SEGMENT_WORDS; j++) ring32[to + j] = pristine32[from + j];
+  for (let j = 0; j < SEGMENT_WORDS; j++) ring32[to + j] = capture32[from + j];
 }
 
 let transmitted = 0;
@@ -67,8 +75,11 @@ function expectForwarded(what: string, d: { kind: string }): void {
   if (d.kind !== "forwarded") throw new Error(`${what} was ${d.kind}, not forwarded`);
 }
 
-function buildWorkload(flows: number): Workload {
-  const router = seedRouter(seedRuleset(), { conntrack: { maxEntries: 1 << 18 } });
+/** `compiled`: the router has the WebAssembly fast path and packets arrive in its ring, in bursts read ahead. */
+function buildWorkload(flows: number, compiled: boolean): Workload {
+  const fastPath = compiled ? { fastPath: { ringBytes: RING * SEGMENT } } : {};
+  const router = seedRouter(seedRuleset(), { conntrack: { maxEntries: 1 << 18 }, ...fastPath });
+  const ring = router.receiveRing ?? new Uint8Array(RING * SEGMENT);
   const pristine = new Uint8Array(flows * 2 * SEGMENT);
   const sink: DatapathSink = {
     transmit(): void {},
@@ -107,20 +118,39 @@ function buildWorkload(flows: number): Workload {
     const reply = rng.nextU32() % 100 < REPLY_PERCENT ? 1 : 0;
     slots[k] = flow * 2 + reply;
   }
-  return { router, pristine32: new Uint32Array(pristine.buffer), slots };
+  const ring32 = new Uint32Array(ring.buffer, ring.byteOffset, ring.length / 4);
+  const capture = new Uint8Array(OPS * SEGMENT);
+  for (let k = 0; k < OPS; k++)
+    capture.set(pristine.subarray(slots[k] * SEGMENT, (slots[k] + 1) * SEGMENT), k * SEGMENT);
+  return { router, ring, ring32, bursts: compiled, capture32: new Uint32Array(capture.buffer), slots };
 }
 
-/** One batch: copy each packet's bytes into the ring (40 bytes) and send it through the router. */
+const burstL3 = new Int32Array(BURST);
+
+/**
+ * One batch: copy each packet's bytes into the ring (40 bytes) and send it through the router — in bursts whose
+ * table accesses are read ahead first, or one by one.
+ */
 function forwardBatch(w: Workload): number {
-  const { router, pristine32, slots } = w;
+  const { router, ring, ring32, capture32, slots } = w;
   transmitted = 0;
   let established = 0;
-  for (let k = 0; k < OPS; k++) {
-    const slot = slots[k];
-    const buf = k & (RING - 1);
-    restore(pristine32, slot, buf);
-    const d = router.receive(ring, buf * SEGMENT, SEGMENT, (slot & 1) === 1 ? WAN : LAN, 1000, countingSink);
-    if (d.kind === "forwarded") established++;
+  for (let k0 = 0; k0 < OPS; k0 += BURST) {
+    if (w.bursts) {
+      for (let j = 0; j < BURST; j++) {
+        const buf = (k0 + j) & (RING - 1);
+        restore(ring32, capture32, k0 + j, buf);
+        burstL3[j] = buf * SEGMENT;
+      }
+      router.readAhead(burstL3, BURST);
+    }
+    for (let k = k0; k < k0 + BURST; k++) {
+      const slot = slots[k];
+      const buf = k & (RING - 1);
+      if (!w.bursts) restore(ring32, capture32, k, buf);
+      const d = router.receive(ring, buf * SEGMENT, SEGMENT, (slot & 1) === 1 ? WAN : LAN, 1000, countingSink);
+      if (d.kind === "forwarded") established++;
+    }
   }
   if (established !== OPS || transmitted !== OPS) throw new Error(`only ${established}/${OPS} packets were forwarded`);
   return established;
@@ -131,14 +161,14 @@ function restoreBatch(w: Workload): number {
   let acc = 0;
   for (let k = 0; k < OPS; k++) {
     const buf = k & (RING - 1);
-    restore(w.pristine32, w.slots[k], buf);
-    acc += ring[buf * SEGMENT + 9];
+    restore(w.ring32, w.capture32, k, buf);
+    acc += w.ring[buf * SEGMENT + 9];
   }
   return acc;
 }
 
 /**
- * W1's memory traffic without the engine: per packet the pristine image copied into the ring, then a hash-index
+ * W1's memory traffic without the engine: per packet the capture's next packet copied into the ring, then a hash-index
  * slot read at the flow direction's place and the conntrack record it names read (tuple, status, plans, expiry,
  * the TCP words) and written (expiry and four TCP words) — in arrays of the sizes the engine's table has at 100k
  * flows (R.STRIDE words per entry, entries in allocation order, the index at conntrack.ts' load of 0.75), in W1's
@@ -172,19 +202,19 @@ function buildMemoryFloor(flows: number): MemoryFloor {
 }
 
 function memoryFloorBatch(w: Workload, m: MemoryFloor): number {
-  const { pristine32, slots } = w;
+  const { capture32, slots } = w;
   const { records, index } = m;
   let acc = 0;
   for (let k = 0; k < OPS; k++) {
     const slot = slots[k];
     const buf = k & (RING - 1);
-    restore(pristine32, slot, buf);
+    restore(w.ring32, capture32, k, buf);
     let at = homeSlot(slot, index.length);
     while (index[at] !== slot) at = at + 1 === index.length ? 0 : at + 1;
     const node = index[at];
     const r = (node >> 1) * R.STRIDE;
     const t = r + (node & 1) * R.TUPLE_WORDS;
-    acc ^= records[t] ^ records[t + 1] ^ records[t + 2] ^ ring32[buf * SEGMENT_WORDS + 3];
+    acc ^= records[t] ^ records[t + 1] ^ records[t + 2] ^ w.ring32[buf * SEGMENT_WORDS + 3];
     for (let i: number = RECORD_READ_FROM; i < R.STRIDE; i++) acc ^= records[r + i];
     records[r + R.EXPIRES] = k;
     for (let i = 0; i < TCP_WRITES; i++) records[r + R.TCP + i] = acc;
@@ -201,7 +231,7 @@ export default defineSuite("datapath", [
     id: "engine.established-ns-per-packet",
     unit: "ns/packet",
     setup: () => {
-      w1 = buildWorkload(FLOWS);
+      w1 = buildWorkload(FLOWS, true);
     },
     run: () => nsPerOp(OPS, () => forwardBatch(w1!)),
     runs: 5,
@@ -211,7 +241,7 @@ export default defineSuite("datapath", [
     id: "engine.established-restore-ns-per-packet",
     unit: "ns/packet",
     setup: () => {
-      w1 ??= buildWorkload(FLOWS);
+      w1 ??= buildWorkload(FLOWS, true);
     },
     run: () => nsPerOp(OPS, () => restoreBatch(w1!)),
     runs: 5,
@@ -221,7 +251,7 @@ export default defineSuite("datapath", [
     id: "engine.established-memory-floor-ns-per-packet",
     unit: "ns/packet",
     setup: () => {
-      w1 ??= buildWorkload(FLOWS);
+      w1 ??= buildWorkload(FLOWS, true);
       floor = buildMemoryFloor(FLOWS);
     },
     run: () => nsPerOp(OPS, () => memoryFloorBatch(w1!, floor!)),
@@ -236,7 +266,30 @@ export default defineSuite("datapath", [
     setup: () => {
       w1 = null;
       floor = null;
-      cached = buildWorkload(CACHED_FLOWS);
+      cached = buildWorkload(CACHED_FLOWS, true);
+    },
+    run: () => nsPerOp(OPS, () => forwardBatch(cached!)),
+    runs: 5,
+    lowerIsBetter: true,
+  },
+  {
+    // W1 on the JavaScript early path, packet by packet (the node without DatapathOptions.fastPath).
+    id: "engine.established-ns-per-packet-js",
+    unit: "ns/packet",
+    setup: () => {
+      cached = null;
+      w1 = buildWorkload(FLOWS, false);
+    },
+    run: () => nsPerOp(OPS, () => forwardBatch(w1!)),
+    runs: 5,
+    lowerIsBetter: true,
+  },
+  {
+    id: "engine.established-ns-per-packet-js-200-flows",
+    unit: "ns/packet",
+    setup: () => {
+      w1 = null;
+      cached = buildWorkload(CACHED_FLOWS, false);
     },
     run: () => nsPerOp(OPS, () => forwardBatch(cached!)),
     runs: 5,

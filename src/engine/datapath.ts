@@ -17,7 +17,9 @@
 // (flow-cache.ts) and replayed for its later packets, with only the per-packet work done; option-less IPv4 TCP/UDP
 // packets arriving in one receive ring take receiveCachedIpv4, which finds the plan before building anything.
 
-import { Conntrack, CtHook, CT_CAUSE_NAMES } from "./conntrack/index.js";
+import { Conntrack, CtCause, CtHook, CT_CAUSE_NAMES } from "./conntrack/index.js";
+import { indexSlots } from "./conntrack/conntrack.js";
+import { FastPath } from "./fastpath/fast-path.js";
 import type { ConntrackOptions } from "./conntrack/index.js";
 import { CtHelper, HelperNatResult } from "./conntrack/index.js";
 import {
@@ -172,8 +174,17 @@ export interface DatapathOptions {
    * default true). Off, every packet walks every chain; the outcome is the same either way.
    */
   readonly flowCache?: boolean;
+  /**
+   * A receive ring of `ringBytes` in WebAssembly memory, the conntrack table beside it (fastpath/): a packet placed
+   * in `receiveRing` that is an ACK of an ESTABLISHED TCP flow direction with a plan takes the compiled fast path;
+   * every other packet the JavaScript paths. The outcome is the same either way. Needs the flow cache.
+   */
+  readonly fastPath?: { readonly ringBytes: number };
   readonly rng: Rng;
 }
+
+/** nf_conntrack_max of a node whose options name none. */
+const DEFAULT_MAX_ENTRIES = 65536;
 
 /** How a packet's walk through the node ended. */
 export type Disposition =
@@ -281,6 +292,8 @@ export class Datapath {
   private sink: DatapathSink | null = null;
   /** One disposition object per interface, built once: a forwarded packet allocates nothing. */
   private readonly forwardedVia: readonly Disposition[];
+  /** The WebAssembly fast path and its receive ring (DatapathOptions.fastPath), or null. */
+  private readonly fast: FastPath | null;
   private readonly sentVia: readonly Disposition[];
   /** Decisions kept per established flow direction, or null when DatapathOptions.flowCache is false. */
   private readonly flowCache: FlowCache | null;
@@ -290,6 +303,7 @@ export class Datapath {
   private planFib = 0;
   private replayed = 0;
   private replayedEarly = 0;
+  private replayedCompiled = 0;
   /** IPv4 packets may take receiveCachedIpv4: plans are kept, IPv4's forward path is invariant, no raw chains. */
   private cachedIpv4 = false;
   /** The packet receiveCachedIpv4 is reading. */
@@ -316,12 +330,20 @@ export class Datapath {
       for (const a of iface.addresses ?? []) this.fib.addAddress(index, a.family, a.address, a.prefixLength);
     });
     for (const r of opts.routes ?? []) this.fib.addRoute(r);
+    const entries = Math.max(1, Math.floor(opts.conntrack?.maxEntries ?? DEFAULT_MAX_ENTRIES));
+    const fast =
+      opts.fastPath === undefined || opts.flowCache === false
+        ? null
+        : new FastPath(entries, indexSlots(entries), opts.fastPath.ringBytes);
     this.conntrack = new Conntrack({
-      maxEntries: 65536,
+      maxEntries: DEFAULT_MAX_ENTRIES,
       profile: "linux",
       seed: opts.rng.nextU32(),
       ...opts.conntrack,
+      ...(fast === null ? {} : { arena: { rec: fast.rec, slots: fast.slots } }),
     });
+    fast?.bind(this.conntrack.fastPathTable());
+    this.fast = fast;
     this.nat = new Nat({ conntrack: this.conntrack, fib: this.fib, rng: opts.rng, behaviour: opts.nat });
     // Nat chains itself onto conntrack.onDestroy to keep its indexes clean. The helpers' NAT half (nf_nat_sip,
     // nf_nat_ftp) moves expectations of NATed masters and binds the connections they expect (the expectfn).
@@ -357,6 +379,10 @@ export class Datapath {
   /** Of those, the packets that took the early IPv4 path (receiveCachedIpv4: packets arriving in one array). */
   get plansReplayedEarly(): number {
     return this.replayedEarly;
+  }
+  /** Of those, the packets the compiled fast path forwarded (DatapathOptions.fastPath). */
+  get plansReplayedCompiled(): number {
+    return this.replayedCompiled;
   }
 
   /** The compiled ruleset in force (its counters count since it was installed). */
@@ -401,6 +427,11 @@ export class Datapath {
 
   /** A packet arrives on interface `iif`: the whole receive path (prerouting, routing, input or forward). */
   receive(bytes: Uint8Array, l3: number, length: number, iif: number, now: number, sink: DatapathSink): Disposition {
+    const fast = this.fast;
+    if (fast !== null && bytes === fast.ring && this.cachedIpv4 && this.trace === null && !this.readsCtFacts) {
+      const compiled = this.receiveCompiled(fast, l3, length, iif, now, sink);
+      if (compiled !== null) return compiled;
+    }
     // The early path reads through a DataView bound to the array the packets arrive in, as a driver's receive ring;
     // a packet in an array of its own (a simulation's) takes the general path, which replays kept plans too:
     // making a DataView per packet costs more than the early path saves.
@@ -430,6 +461,60 @@ export class Datapath {
       if (plan !== null && this.planApplies(plan)) return this.forwardByPlan(plan, now, sink);
     }
     return this.receiveAfterConntrack(planning, now, sink);
+  }
+
+  /** The ring packets placed in take the compiled fast path (DatapathOptions.fastPath); null without one. */
+  get receiveRing(): Uint8Array | null {
+    return this.fast?.ring ?? null;
+  }
+
+  /**
+   * Touches the conntrack index slots and records of the ring's packets at `l3s[0..count)` before they are
+   * received one by one, so that the cache misses of a burst overlap (a NIC hands packets over in bursts, as NAPI
+   * polls them). Reads only: without it the packets are received the same way.
+   */
+  readAhead(l3s: Int32Array, count: number): void {
+    this.fast?.readAhead(l3s, count);
+  }
+
+  /**
+   * The compiled fast path (fastpath/assembly/established.ts) on a ring packet: what receiveCachedIpv4 would do to
+   * an ACK of an ASSURED ESTABLISHED TCP connection without helper or sequence adjustment — checks, conntrack with
+   * the window tracking, both NAT ends, the TTL — done in WebAssembly, then the plan's counters and the transmit.
+   * Null (nothing done) for any other packet.
+   */
+  private receiveCompiled(
+    fast: FastPath,
+    l3: number,
+    length: number,
+    iif: number,
+    now: number,
+    sink: DatapathSink,
+  ): Disposition | null {
+    if (this.fib.generation !== this.planFib) return null;
+    if ((l3 | 0) !== l3 || (length | 0) !== length || l3 < 0 || length < 0 || l3 + length > fast.ring.length)
+      return null;
+    const ct = this.conntrack;
+    ct.beginPacket(now);
+    const node = fast.established(l3, length, iif, now, ct.expiryEpoch, ct.verifiesChecksums);
+    if (node < 0) return null;
+    const plan = this.flowCache?.get(node >> 1, node & 1) ?? null;
+    if (plan === null) throw new Error(`fast path forwarded node ${String(node)}, which has no plan`);
+    ct.lastCause = CtCause.NONE;
+    this.replayedEarly++;
+    this.replayedCompiled++;
+    const total = fast.total;
+    this.countByPlan(plan, total);
+    const oif = plan.oif;
+    const hop = this.nextHop;
+    const gw = plan.gateway;
+    hop[0] = gw === null ? fast.destination : gw[0];
+    hop[1] = 0;
+    hop[2] = 0;
+    hop[3] = 0;
+    this.currentHook = "postrouting";
+    sink.transmit(oif, fast.ring, l3, total, hop);
+    return this.forwardedVia[oif];
   }
 
   /**
@@ -489,7 +574,7 @@ export class Datapath {
       return this.receiveAfterConntrack(this.plannable(), now, sink);
 
     this.replayedEarly++;
-    this.countByPlan(plan);
+    this.countByPlan(plan, this.meta.length);
     // Both NAT steps at once (the route they straddle is the plan's): the packet leaves as the inverse of the
     // other direction's tuple on each end the entry translates (nf_nat_packet).
     const e = node >> 1;
@@ -629,14 +714,14 @@ export class Datapath {
       ctHelper: ctx.ctHelper,
       counted: filter.countedCount === 0 ? NOTHING_COUNTED : filter.counted.slice(0, filter.countedCount),
     });
+    if (this.fast !== null) this.fast.planIif[this.conntrack.planNumber(meta.ctEntry, meta.ctDir)] = meta.iif;
   }
 
   /** A replayed packet counts as one more, and counts in every rule counter the plan's walk counted in. */
-  private countByPlan(plan: ForwardPlan): void {
+  private countByPlan(plan: ForwardPlan, length: number): void {
     this.replayed++;
     const filter = this.current;
     const counted = plan.counted;
-    const length = this.meta.length;
     for (let i = 0; i < counted.length; i++) {
       filter.packets[counted[i]]++;
       filter.bytes[counted[i]] += length;
@@ -649,7 +734,7 @@ export class Datapath {
    * done as the walk does it: the entry's NAT both ways, the TTL, the counters, the helpers at confirm.
    */
   private forwardByPlan(plan: ForwardPlan, now: number, sink: DatapathSink): Disposition {
-    this.countByPlan(plan);
+    this.countByPlan(plan, this.meta.length);
     const meta = this.meta;
     let d = this.natStep("prerouting", Manip.DST, now);
     if (d !== null) return d;

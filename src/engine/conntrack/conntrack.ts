@@ -21,6 +21,7 @@ import { sipHelp } from "./sip-helper.js";
 import { ExpiryClock, PROTO_SHIFT, R, STATUS_MASK } from "./entry-layout.js";
 import { SeqAdjustments } from "./seqadj.js";
 import type { HelperHost, HelperNat, SipMaster } from "./alg-helper.js";
+import type { FastPathTable } from "../fastpath/fast-path.js";
 import { HelperNatResult } from "./alg-helper.js";
 
 export interface ConntrackOptions {
@@ -43,6 +44,17 @@ export interface ConntrackOptions {
   seed?: number;
   /** Maximum pending expectations (nf_ct_expect_max). Default 256. */
   maxExpectations?: number;
+  /**
+   * Storage for the whole table, allocated by the caller (the WebAssembly fast path's memory, fastpath/fast-path.ts):
+   * `rec` of maxEntries records, `slots` of indexSlots(maxEntries). The table then starts at its maximum and never
+   * grows, so the arrays stay the ones given.
+   */
+  arena?: { readonly rec: Uint32Array; readonly slots: Int32Array };
+}
+
+/** The hash index's slots for a table of `entries` records (two nodes per entry, load at most MAX_LOAD). */
+export function indexSlots(entries: number): number {
+  return Math.ceil((entries * 2) / MAX_LOAD);
 }
 
 /** Why `track` dropped a packet (0: it did not). */
@@ -348,11 +360,14 @@ export class Conntrack implements HelperHost {
     this.nodeBits = bits;
     this.nodeMask = 2 ** bits - 1;
     this.tagMask = bits >= 31 ? 0 : 2 ** (31 - bits) - 1;
-    this.allocated = Math.min(cap, INITIAL_ENTRIES);
-    this.rec = new Uint32Array(this.allocated * R.STRIDE);
-    this.slotCount = Math.ceil((this.allocated * 2) / MAX_LOAD);
+    const arena = opts.arena;
+    this.allocated = arena === undefined ? Math.min(cap, INITIAL_ENTRIES) : cap;
+    this.slotCount = indexSlots(this.allocated);
+    if (arena !== undefined && (arena.rec.length !== cap * R.STRIDE || arena.slots.length !== this.slotCount))
+      throw new Error(`conntrack arena: ${String(cap)} records and ${String(this.slotCount)} index slots expected`);
+    this.rec = arena?.rec.fill(0) ?? new Uint32Array(this.allocated * R.STRIDE);
     this.homeScale = this.slotCount * HOME_SCALE;
-    this.slots = new Int32Array(this.slotCount).fill(EMPTY);
+    this.slots = (arena?.slots ?? new Int32Array(this.slotCount)).fill(EMPTY);
     this.linkFree(0, this.allocated);
     this.tcp = new TcpTracker(
       this.rec,
@@ -419,7 +434,7 @@ export class Conntrack implements HelperHost {
     }
     this.allocated = after;
     this.linkFree(before, after);
-    this.slotCount = Math.ceil((after * 2) / MAX_LOAD);
+    this.slotCount = indexSlots(after);
     this.homeScale = this.slotCount * HOME_SCALE;
     this.slots = new Int32Array(this.slotCount).fill(EMPTY);
     for (let e = 0; e < before; e++) {
@@ -606,6 +621,24 @@ export class Conntrack implements HelperHost {
   /** Whether PREROUTING packets have their transport checksum verified (nf_conntrack_checksum). */
   get verifiesChecksums(): boolean {
     return this.checksum;
+  }
+
+  /** The epoch expiries are stored after (ExpiryClock), which moves only in beginPacket. */
+  get expiryEpoch(): number {
+    return this.clock.epoch;
+  }
+
+  /** What the WebAssembly fast path needs of this table (fixed for its life when it has an arena). */
+  fastPathTable(): FastPathTable {
+    return {
+      seed: this.seed,
+      slotCount: this.slotCount,
+      homeScale: this.homeScale,
+      nodeBits: this.nodeBits,
+      nodeMask: this.nodeMask,
+      tagMask: this.tagMask,
+      ...this.tcp.established(),
+    };
   }
 
   /** nf_conntrack_in from the lookup on (resolve_normal_ct and the L4 state machine), `found` the node or NONE. */

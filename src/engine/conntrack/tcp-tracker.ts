@@ -592,6 +592,17 @@ export class TcpTracker {
    * `timeout` holds the new timeout in ms (or -1: keep the old one, as for a retransmitted SYN) and ASSURED may
    * have been set in `status`.
    */
+  /** What an established ACK's timeout is chosen from (packet()'s tail), for the WebAssembly fast path. */
+  established(): { maxRetrans: number; establishedMs: number; retransMs: number; unackMs: number } {
+    const t = this.timeouts;
+    return {
+      maxRetrans: this.opts.maxRetrans,
+      establishedMs: t.byState[TcpState.ESTABLISHED],
+      retransMs: t.retrans,
+      unackMs: t.unack,
+    };
+  }
+
   packet(e: number, dir: number, meta: PacketMeta, now: number): number {
     this.timeout = -1;
     this.cause = TcpCause.NONE;

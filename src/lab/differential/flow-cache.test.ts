@@ -4,7 +4,8 @@
 // untranslated), a retransmission, a FIN exchange and a RST — go through the kernel rig (three namespaces,
 // deleted afterwards) and through the engine, whose packets arrive in one receive ring as a driver's would. Every
 // emitted segment and the conntrack states afterwards must agree, and the engine must have replayed plans for most of
-// them. Skipped, with the reason in the name, without root.
+// them — once with the JavaScript early path, once with the compiled one (engine/fastpath). Skipped, with the reason
+// in the name, without root.
 
 import { describe, expect, it } from "vitest";
 import { tcpPacket } from "../../engine/nat/packets.fixture.js";
@@ -130,5 +131,15 @@ describe(`established traffic from kept plans, kernel and engine${needs}`, () =>
     expect(kernel.states).toEqual(["192.168.1.10:40000 TIME_WAIT", "192.168.1.20:40001 CLOSE"]);
     // Most established segments came from plans, through the receive ring.
     expect(engineSide.dp.plansReplayedEarly).toBeGreaterThan(20);
+  });
+
+  it.skipIf(skip)("and alike through the compiled fast path (WebAssembly), which forwarded most of them", async () => {
+    rig().reset(sessionRuleset(POLICY));
+    const kernel = await traffic(new KernelSessionRouter(rig()));
+    const engineSide = new EngineSessionRouter(sessionRuleset(POLICY), { compiled: true });
+    const engine = await traffic(engineSide);
+    expect(engine.steps).toEqual(kernel.steps);
+    expect(engine.states).toEqual(kernel.states);
+    expect(engineSide.dp.plansReplayedCompiled).toBeGreaterThan(15);
   });
 });

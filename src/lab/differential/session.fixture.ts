@@ -190,7 +190,8 @@ const RING_SLOTS = 4;
 
 /**
  * The engine as the rig's router. With `ring`, packets arrive in one receive ring, buffer after buffer, as a driver
- * hands them (the early IPv4 path takes those); without, each in an array of its own.
+ * hands them (the early IPv4 path takes those; with `compiled`, the ring is the WebAssembly fast path's); without,
+ * each in an array of its own.
  */
 export class EngineSessionRouter implements SessionRouter {
   readonly dp: Datapath;
@@ -205,11 +206,14 @@ export class EngineSessionRouter implements SessionRouter {
     deliver: () => undefined,
   };
 
-  constructor(ruleset: Ruleset, opts: { readonly ring?: boolean } = {}) {
-    const built = Datapath.create(rigRouterOptions(ruleset));
+  /** `compiled`: the receive ring is the WebAssembly fast path's (DatapathOptions.fastPath), implying `ring`. */
+  constructor(ruleset: Ruleset, opts: { readonly ring?: boolean; readonly compiled?: boolean } = {}) {
+    const compiled = opts.compiled === true;
+    const fastPath = compiled ? { fastPath: { ringBytes: RING_SLOTS * RING_SLOT } } : {};
+    const built = Datapath.create({ ...rigRouterOptions(ruleset), ...fastPath });
     if (!built.ok) throw new Error(built.error.message);
     this.dp = built.value;
-    this.ring = opts.ring === true ? new Uint8Array(RING_SLOTS * RING_SLOT) : null;
+    this.ring = compiled ? this.dp.receiveRing : opts.ring === true ? new Uint8Array(RING_SLOTS * RING_SLOT) : null;
   }
 
   send(side: Side, packet: Uint8Array): Promise<string[]> {
