@@ -5,10 +5,10 @@
 // "the same capture"), and each is copied from it into the next buffer of a small receive ring (as a NIC writes
 // each frame into the next descriptor's buffer) before it is sent, because NAT rewrites in place and forwarding
 // decrements the TTL. W1 itself runs the node as a forwarder is built for volume: its ring is the
-// compiled fast path's (DatapathOptions.fastPath) and packets arrive in bursts of BURST, whose table accesses are
-// read ahead (Datapath.readAhead) before they are received one by one; `-js` measures the JavaScript early path,
-// packet by packet, as before. `engine.bytes-per-flow` lives in conntrack.bench.ts.
-import type { DatapathSink } from "../src/engine/datapath.js";
+// compiled fast path's (DatapathOptions.fastPath) and packets arrive in bursts of BURST (Datapath.receiveBurst: the
+// burst's table accesses read ahead, then runs of packets through the compiled path in one call); `-js` measures
+// the JavaScript early path, packet by packet, as before. `engine.bytes-per-flow` lives in conntrack.bench.ts.
+import type { DatapathSink, Disposition } from "../src/engine/datapath.js";
 import { LAN, WAN, seedRouter, seedRuleset, tcpPacket } from "../src/engine/datapath.fixture.js";
 import type { Datapath } from "../src/engine/datapath.js";
 import { TcpFlag } from "../src/engine/packet-meta.js";
@@ -126,10 +126,13 @@ function buildWorkload(flows: number, compiled: boolean): Workload {
 }
 
 const burstL3 = new Int32Array(BURST);
+const burstLengths = new Int32Array(BURST).fill(SEGMENT);
+const burstIifs = new Int32Array(BURST);
+const burstOut: Disposition[] = [];
 
 /**
- * One batch: copy each packet's bytes into the ring (40 bytes) and send it through the router — in bursts whose
- * table accesses are read ahead first, or one by one.
+ * One batch: copy each packet's bytes into the ring (40 bytes) and send it through the router — a burst at a time
+ * (Datapath.receiveBurst), or one by one.
  */
 function forwardBatch(w: Workload): number {
   const { router, ring, ring32, capture32, slots } = w;
@@ -141,14 +144,16 @@ function forwardBatch(w: Workload): number {
         const buf = (k0 + j) & (RING - 1);
         restore(ring32, capture32, k0 + j, buf);
         burstL3[j] = buf * SEGMENT;
+        burstIifs[j] = (slots[k0 + j] & 1) === 1 ? WAN : LAN;
       }
-      router.readAhead(burstL3, BURST);
+      router.receiveBurst(ring, burstL3, burstLengths, burstIifs, BURST, 1000, countingSink, burstOut);
+      for (let j = 0; j < BURST; j++) if (burstOut[j].kind === "forwarded") established++;
+      continue;
     }
     for (let k = k0; k < k0 + BURST; k++) {
-      const slot = slots[k];
       const buf = k & (RING - 1);
-      if (!w.bursts) restore(ring32, capture32, k, buf);
-      const d = router.receive(ring, buf * SEGMENT, SEGMENT, (slot & 1) === 1 ? WAN : LAN, 1000, countingSink);
+      restore(ring32, capture32, k, buf);
+      const d = router.receive(ring, buf * SEGMENT, SEGMENT, (slots[k] & 1) === 1 ? WAN : LAN, 1000, countingSink);
       if (d.kind === "forwarded") established++;
     }
   }

@@ -363,6 +363,35 @@ class Pair {
     }
   }
 
+  /**
+   * Packets of `items` (flow, reply?, kind) built in order, then received by the cached router as one burst in its
+   * ring (Datapath.receiveBurst) and by the walked one packet by packet: the same dispositions and packets out.
+   */
+  burst(items: readonly (readonly [number, boolean, PacketKind])[]): void {
+    const built = items.map(([flow, back, what]) => {
+      const spec = FLOWS[flow];
+      const bytes = buildPacket(spec, this.flows[flow], back, what);
+      return { bytes, iif: (spec.from === "wan") !== back ? WAN : LAN };
+    });
+    const l3s = new Int32Array(built.length);
+    const lengths = new Int32Array(built.length);
+    const iifs = new Int32Array(built.length);
+    built.forEach((b, k) => {
+      l3s[k] = k * RING_SLOT;
+      lengths[k] = b.bytes.length;
+      iifs[k] = b.iif;
+      this.cachedRing.set(b.bytes, k * RING_SLOT);
+    });
+    this.cachedSink.clear();
+    this.walkedSink.clear();
+    const out: Disposition[] = [];
+    this.cached.receiveBurst(this.cachedRing, l3s, lengths, iifs, built.length, this.now, this.cachedSink, out);
+    const walked = built.map((b) => this.walked.receive(b.bytes, 0, b.bytes.length, b.iif, this.now, this.walkedSink));
+    expect(out.map(plain)).toEqual(walked.map(plain));
+    expect(this.cachedSink.transmitted).toEqual(this.walkedSink.transmitted);
+    expect(this.cachedSink.delivered).toEqual(this.walkedSink.delivered);
+  }
+
   expectSameState(): void {
     expect(this.cached.conntrack.list()).toEqual(this.walked.conntrack.list());
     expect(Array.from(this.cached.filter.packets)).toEqual(Array.from(this.walked.filter.packets));
@@ -507,6 +536,26 @@ describe("flow cache: the same outcome as walking every chain", () => {
     expect(steady.fast).toBeGreaterThan(40);
     const churning = agreeOnRandomSequences(RULESETS.length, 1, true);
     expect(churning.fast).toBeGreaterThan(5);
+  });
+
+  it("receives bursts as it receives packet by packet, the compiled path taking runs of them", () => {
+    let compiled = 0;
+    const item = fc.tuple(fc.constantFrom(0, 1, 2, 3, 6), fc.boolean(), fc.constantFrom(...PACKET_KINDS));
+    fc.assert(
+      fc.property(fc.array(fc.array(item, { minLength: 1, maxLength: RING_SLOTS }), { maxLength: 30 }), (bursts) => {
+        const pair = new Pair(RULESETS[1], 64, true);
+        for (const f of [0, 1, 2]) establish(pair, f, 2);
+        pair.apply({ kind: "open", flow: 3 });
+        for (const b of bursts) {
+          pair.burst(b);
+          pair.now += 7;
+        }
+        pair.expectSameState();
+        compiled += pair.cached.plansReplayedCompiled;
+      }),
+      { numRuns: Number(process.env.FLOW_CACHE_RUNS ?? 100) },
+    );
+    expect(compiled).toBeGreaterThan(200);
   });
 
   it("keeps no plan for an entry a RST killed: its number goes to the next connection", () => {

@@ -19,7 +19,7 @@
 
 import { Conntrack, CtCause, CtHook, CT_CAUSE_NAMES } from "./conntrack/index.js";
 import { indexSlots } from "./conntrack/conntrack.js";
-import { FastPath } from "./fastpath/fast-path.js";
+import { FastPath, MAX_BURST } from "./fastpath/fast-path.js";
 import type { ConntrackOptions } from "./conntrack/index.js";
 import { CtHelper, HelperNatResult } from "./conntrack/index.js";
 import {
@@ -469,15 +469,6 @@ export class Datapath {
   }
 
   /**
-   * Touches the conntrack index slots and records of the ring's packets at `l3s[0..count)` before they are
-   * received one by one, so that the cache misses of a burst overlap (a NIC hands packets over in bursts, as NAPI
-   * polls them). Reads only: without it the packets are received the same way.
-   */
-  readAhead(l3s: Int32Array, count: number): void {
-    this.fast?.readAhead(l3s, count);
-  }
-
-  /**
    * The compiled fast path (fastpath/assembly/established.ts) on a ring packet: what receiveCachedIpv4 would do to
    * an ACK of an ASSURED ESTABLISHED TCP connection without helper or sequence adjustment — checks, conntrack with
    * the window tracking, both NAT ends, the TTL — done in WebAssembly, then the plan's counters and the transmit.
@@ -498,23 +489,83 @@ export class Datapath {
     ct.beginPacket(now);
     const node = fast.established(l3, length, iif, now, ct.expiryEpoch, ct.verifiesChecksums);
     if (node < 0) return null;
+    return this.finishCompiled(fast.ring, l3, node, fast.total, fast.destination, sink);
+  }
+
+  /** What the compiled path leaves to JavaScript for a packet it forwarded as `node`: counters and the transmit. */
+  private finishCompiled(
+    ring: Uint8Array,
+    l3: number,
+    node: number,
+    total: number,
+    destination: number,
+    sink: DatapathSink,
+  ): Disposition {
     const plan = this.flowCache?.get(node >> 1, node & 1) ?? null;
     if (plan === null) throw new Error(`fast path forwarded node ${String(node)}, which has no plan`);
-    ct.lastCause = CtCause.NONE;
+    this.conntrack.lastCause = CtCause.NONE;
     this.replayedEarly++;
     this.replayedCompiled++;
-    const total = fast.total;
     this.countByPlan(plan, total);
     const oif = plan.oif;
     const hop = this.nextHop;
     const gw = plan.gateway;
-    hop[0] = gw === null ? fast.destination : gw[0];
+    hop[0] = gw === null ? destination : gw[0];
     hop[1] = 0;
     hop[2] = 0;
     hop[3] = 0;
     this.currentHook = "postrouting";
-    sink.transmit(oif, fast.ring, l3, total, hop);
+    sink.transmit(oif, ring, l3, total, hop);
     return this.forwardedVia[oif];
+  }
+
+  /**
+   * Receives a burst of ring packets — at `l3s[k]`, `lengths[k]` bytes, arrived on `iifs[k]`, for k < `count` — in
+   * order, as a NIC's poll hands them over, each disposition into `out[k]`: their table accesses are read ahead,
+   * runs of packets the compiled path handles go through it in one call, every other packet through `receive`.
+   * A run's packets are all processed before its transmits reach the sink (in order): a sink must not feed packets
+   * back into this node during the call. Without the fast path, or for packets not in its ring, or a burst longer
+   * than MAX_BURST, it is `receive` on each packet in turn.
+   */
+  receiveBurst(
+    ring: Uint8Array,
+    l3s: Int32Array,
+    lengths: Int32Array,
+    iifs: Int32Array,
+    count: number,
+    now: number,
+    sink: DatapathSink,
+    out: Disposition[],
+  ): void {
+    const fast = this.fast;
+    let staged = fast !== null && ring === fast.ring && count <= MAX_BURST;
+    for (let k = 0; staged && k < count; k++) {
+      const l3 = l3s[k];
+      const length = lengths[k];
+      if ((l3 | 0) !== l3 || (length | 0) !== length || l3 < 0 || length < 0 || l3 + length > ring.length)
+        staged = false;
+    }
+    if (fast === null || !staged) {
+      for (let k = 0; k < count; k++) out[k] = this.receive(ring, l3s[k], lengths[k], iifs[k], now, sink);
+      return;
+    }
+    fast.stage(l3s, lengths, iifs, count);
+    fast.readAheadStaged(count);
+    const ct = this.conntrack;
+    let k = 0;
+    while (k < count) {
+      if (this.cachedIpv4 && this.trace === null && !this.readsCtFacts && this.fib.generation === this.planFib) {
+        ct.beginPacket(now);
+        const done = fast.burst(k, count, now, ct.expiryEpoch, ct.verifiesChecksums);
+        for (; k < done; k++) {
+          const node = fast.forwardedNode(k);
+          out[k] = this.finishCompiled(ring, l3s[k], node, fast.forwardedTotal(k), fast.forwardedDestination(k), sink);
+        }
+        if (k === count) break;
+      }
+      out[k] = this.receive(ring, l3s[k], lengths[k], iifs[k], now, sink);
+      k++;
+    }
   }
 
   /**

@@ -27,13 +27,21 @@ describe("the compiled fast path", () => {
     expect(fast.planIif.every((w) => w === -1)).toBe(true);
   });
 
+  it("refuses a ring of no bytes, and a table no WebAssembly memory can hold, saying why", () => {
+    expect(() => new FastPath(16, 43, 0)).toThrow(/ringBytes 0/);
+    expect(() => new FastPath(60_000_000, 160_000_000, 4096)).toThrow(/more than a WebAssembly memory holds/);
+  });
+
   it("reads ahead any burst without changing a byte, and refuses packets of an empty table", () => {
     const fast = new FastPath(16, 43, 1024);
     fast.slots.fill(-1);
     fast.ring.fill(0x45);
     const before = Uint8Array.from(fast.ring);
     const l3s = Int32Array.from({ length: MAX_BURST }, (_, i) => (i * 4) % 960);
-    fast.readAhead(l3s, MAX_BURST + 10);
+    const lengths = new Int32Array(MAX_BURST).fill(60);
+    fast.stage(l3s, lengths, new Int32Array(MAX_BURST), MAX_BURST);
+    fast.readAheadStaged(MAX_BURST);
+    expect(fast.burst(0, MAX_BURST, 1000, 0, true)).toBe(0);
     expect(fast.ring).toEqual(before);
     expect(fast.established(0, 60, 0, 1000, 0, true)).toBe(-1);
     expect(fast.ring).toEqual(before);

@@ -10,10 +10,14 @@ import { R } from "../conntrack/entry-layout.js";
 import { ESTABLISHED_WASM_BASE64 } from "./established-wasm.js";
 
 const PAGE = 65536;
+/** A 32-bit WebAssembly memory: 65,536 pages. */
+const MAX_MEMORY = PAGE * PAGE;
 const MODULE_BYTES = PAGE;
 /** The most packets one read-ahead covers. */
 export const MAX_BURST = 256;
 const OUT_BYTES = 16 + MAX_BURST * 4;
+/** A staged burst: ring offsets, lengths and interfaces (i32 each), then three result words a packet. */
+const BURST_WORDS = MAX_BURST * 6;
 /** Plan numbers are 16-bit (flow-cache.ts). */
 const PLAN_SLOTS = 0x10000;
 
@@ -55,6 +59,17 @@ interface Exports {
   init(...args: number[]): void;
   established(l3: number, length: number, iif: number, now: number, epoch: number, verify: number): number;
   readAhead(offsets: number, count: number): number;
+  burst(
+    offsets: number,
+    lengths: number,
+    iifs: number,
+    from: number,
+    count: number,
+    now: number,
+    epoch: number,
+    verify: number,
+    results: number,
+  ): number;
 }
 
 const align = (n: number, to: number): number => Math.ceil(n / to) * to;
@@ -68,6 +83,8 @@ export class FastPath {
   /** Per plan number, the interface its flow direction arrives by (-1: none). */
   readonly planIif: Int32Array;
   private readonly out: Uint32Array;
+  /** The staged burst (see BURST_WORDS): offsets, lengths, interfaces, results. */
+  private readonly staged: Int32Array;
   private readonly offsets: Int32Array;
   private readonly offsetsAt: number;
   private readonly ringAt: number;
@@ -81,18 +98,25 @@ export class FastPath {
   constructor(entries: number, slotCount: number, ringBytes: number) {
     const outAt = MODULE_BYTES;
     this.offsetsAt = outAt + OUT_BYTES;
-    this.ringAt = align(this.offsetsAt + MAX_BURST * 4, 64);
+    this.ringAt = align(this.offsetsAt + BURST_WORDS * 4, 64);
     const planAt = align(this.ringAt + ringBytes, 64);
     const slotsAt = align(planAt + PLAN_SLOTS * 4, 64);
     const recAt = align(slotsAt + slotCount * 4, 64);
     const end = recAt + entries * R.STRIDE * 4;
+    if (!Number.isInteger(ringBytes) || ringBytes <= 0) throw new Error(`fastPath: ringBytes ${String(ringBytes)}`);
+    if (end > MAX_MEMORY)
+      throw new Error(
+        `fastPath: a table of ${String(entries)} entries and a ring of ${String(ringBytes)} bytes need ` +
+          `${String(end)} bytes, more than a WebAssembly memory holds (${String(MAX_MEMORY)})`,
+      );
     const pages = Math.ceil(end / PAGE);
     const memory = new Wasm.Memory({ initial: pages, maximum: pages });
     const instance = new Wasm.Instance(fastPathModule(), { env: { memory } });
     this.exports = instance.exports as Exports;
     const buffer = memory.buffer;
     this.out = new Uint32Array(buffer, outAt, 4);
-    this.offsets = new Int32Array(buffer, this.offsetsAt, MAX_BURST);
+    this.staged = new Int32Array(buffer, this.offsetsAt, BURST_WORDS);
+    this.offsets = this.staged.subarray(0, MAX_BURST);
     this.ring = new Uint8Array(buffer, this.ringAt, ringBytes);
     this.planIif = new Int32Array(buffer, planAt, PLAN_SLOTS).fill(-1);
     this.slots = new Int32Array(buffer, slotsAt, slotCount);
@@ -141,10 +165,55 @@ export class FastPath {
     return this.out[1];
   }
 
-  /** Touches the index slots and records of the ring's packets at `l3s[0..count)`, so their misses overlap. */
-  readAhead(l3s: Int32Array, count: number): void {
-    const n = Math.min(count, MAX_BURST);
-    for (let i = 0; i < n; i++) this.offsets[i] = this.ringAt + l3s[i];
-    this.exports.readAhead(this.offsetsAt, n);
+  /**
+   * Stages a burst of `count` (at most MAX_BURST) ring packets — offsets, lengths, arrival interfaces — for
+   * `readAheadStaged` and `burst`.
+   */
+  stage(l3s: Int32Array, lengths: Int32Array, iifs: Int32Array, count: number): void {
+    const s = this.staged;
+    for (let i = 0; i < count; i++) {
+      s[i] = this.ringAt + l3s[i];
+      s[MAX_BURST + i] = lengths[i];
+      s[2 * MAX_BURST + i] = iifs[i];
+    }
+  }
+
+  /** readAhead on the staged burst. */
+  readAheadStaged(count: number): void {
+    this.exports.readAhead(this.offsetsAt, count);
+  }
+
+  /**
+   * The compiled path on the staged packets from `from` on, in order, until one is not its case: that one's index
+   * (nothing of it done), or `count`. Packet k's node, total and destination are then `forwarded(k)`… .
+   */
+  burst(from: number, count: number, now: number, epoch: number, verify: boolean): number {
+    const a = this.offsetsAt;
+    return this.exports.burst(
+      a,
+      a + MAX_BURST * 4,
+      a + 2 * MAX_BURST * 4,
+      from,
+      count,
+      now,
+      epoch,
+      verify ? 1 : 0,
+      a + 3 * MAX_BURST * 4,
+    );
+  }
+
+  /** The node staged packet `k` was forwarded as (after `burst`). */
+  forwardedNode(k: number): number {
+    return this.staged[3 * MAX_BURST + 3 * k];
+  }
+
+  /** Its IP total length. */
+  forwardedTotal(k: number): number {
+    return this.staged[3 * MAX_BURST + 3 * k + 1];
+  }
+
+  /** Its destination after NAT. */
+  forwardedDestination(k: number): number {
+    return this.staged[3 * MAX_BURST + 3 * k + 2] >>> 0;
   }
 }

@@ -340,3 +340,25 @@ export function established(l3: usize, length: u32, iif: i32, now: f64, epoch: f
   store<u32>(outBase, ndaddr, 4);
   return <i32>node;
 }
+
+/**
+ * `established` for packets `from` to `count` - 1 of a burst (ring offsets, lengths and interfaces as i32 arrays):
+ * each one's node, IP total length and post-NAT destination go to `results` (three words a packet), until a packet
+ * is not the fast path's case. Returns its index (nothing of it written), or `count`.
+ */
+export function burst(
+  offsets: usize, lengths: usize, iifs: usize, from: i32, count: i32, now: f64, epoch: f64, verify: bool,
+  results: usize,
+): i32 {
+  for (let k = from; k < count; k++) {
+    const at = <usize>k << 2;
+    const node = established(<usize>load<i32>(offsets + at), load<u32>(lengths + at), load<i32>(iifs + at), now, epoch,
+      verify);
+    if (node < 0) return k;
+    const out = results + <usize>k * 12;
+    store<i32>(out, node);
+    store<u32>(out, load<u32>(outBase), 4);
+    store<u32>(out, load<u32>(outBase, 4), 8);
+  }
+  return count;
+}
