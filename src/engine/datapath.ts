@@ -183,6 +183,11 @@ export interface DatapathOptions {
   readonly rng: Rng;
 }
 
+/** Whether [l3, l3 + length) is a span of whole bytes inside `bytes` (what the compiled path may read). */
+function inside(bytes: Uint8Array, l3: number, length: number): boolean {
+  return (l3 | 0) === l3 && (length | 0) === length && l3 >= 0 && length >= 0 && l3 + length <= bytes.length;
+}
+
 /** nf_conntrack_max of a node whose options name none. */
 const DEFAULT_MAX_ENTRIES = 65536;
 
@@ -428,17 +433,29 @@ export class Datapath {
   /** A packet arrives on interface `iif`: the whole receive path (prerouting, routing, input or forward). */
   receive(bytes: Uint8Array, l3: number, length: number, iif: number, now: number, sink: DatapathSink): Disposition {
     const fast = this.fast;
-    if (fast !== null && bytes === fast.ring && this.cachedIpv4 && this.trace === null && !this.readsCtFacts) {
+    if (fast !== null && bytes === fast.ring && this.compiledApplies() && inside(bytes, l3, length)) {
       const compiled = this.receiveCompiled(fast, l3, length, iif, now, sink);
       if (compiled !== null) return compiled;
     }
+    return this.receiveInterpreted(bytes, l3, length, iif, now, sink);
+  }
+
+  /** `receive` without the compiled fast path: the early IPv4 path, else the walk. */
+  private receiveInterpreted(
+    bytes: Uint8Array,
+    l3: number,
+    length: number,
+    iif: number,
+    now: number,
+    sink: DatapathSink,
+  ): Disposition {
     // The early path reads through a DataView bound to the array the packets arrive in, as a driver's receive ring;
     // a packet in an array of its own (a simulation's) takes the general path, which replays kept plans too:
     // making a DataView per packet costs more than the early path saves.
     if (bytes === this.ring) {
       if (this.cachedIpv4 && this.trace === null) {
-        const fast = this.receiveCachedIpv4(bytes, l3, length, iif, now, sink);
-        if (fast !== null) return fast;
+        const early = this.receiveCachedIpv4(bytes, l3, length, iif, now, sink);
+        if (early !== null) return early;
       }
     } else this.ring = bytes;
     const meta = this.meta;
@@ -469,6 +486,15 @@ export class Datapath {
   }
 
   /**
+   * Whether ring packets may take the compiled path: plans are kept and replayed for IPv4 (as for receiveCachedIpv4),
+   * nothing is traced, the ruleset reads no ct facts (the plan's are not compared in WebAssembly), and the FIB is
+   * the one the plans were made with.
+   */
+  private compiledApplies(): boolean {
+    return this.cachedIpv4 && this.trace === null && !this.readsCtFacts && this.fib.generation === this.planFib;
+  }
+
+  /**
    * The compiled fast path (fastpath/assembly/established.ts) on a ring packet: what receiveCachedIpv4 would do to
    * an ACK of an ASSURED ESTABLISHED TCP connection without helper or sequence adjustment — checks, conntrack with
    * the window tracking, both NAT ends, the TTL — done in WebAssembly, then the plan's counters and the transmit.
@@ -482,9 +508,6 @@ export class Datapath {
     now: number,
     sink: DatapathSink,
   ): Disposition | null {
-    if (this.fib.generation !== this.planFib) return null;
-    if ((l3 | 0) !== l3 || (length | 0) !== length || l3 < 0 || length < 0 || l3 + length > fast.ring.length)
-      return null;
     const ct = this.conntrack;
     ct.beginPacket(now);
     const node = fast.established(l3, length, iif, now, ct.expiryEpoch, ct.verifiesChecksums);
@@ -539,12 +562,7 @@ export class Datapath {
   ): void {
     const fast = this.fast;
     let staged = fast !== null && ring === fast.ring && count <= MAX_BURST;
-    for (let k = 0; staged && k < count; k++) {
-      const l3 = l3s[k];
-      const length = lengths[k];
-      if ((l3 | 0) !== l3 || (length | 0) !== length || l3 < 0 || length < 0 || l3 + length > ring.length)
-        staged = false;
-    }
+    for (let k = 0; staged && k < count; k++) staged = inside(ring, l3s[k], lengths[k]);
     if (fast === null || !staged) {
       for (let k = 0; k < count; k++) out[k] = this.receive(ring, l3s[k], lengths[k], iifs[k], now, sink);
       return;
@@ -554,7 +572,7 @@ export class Datapath {
     const ct = this.conntrack;
     let k = 0;
     while (k < count) {
-      if (this.cachedIpv4 && this.trace === null && !this.readsCtFacts && this.fib.generation === this.planFib) {
+      if (this.compiledApplies()) {
         ct.beginPacket(now);
         const done = fast.burst(k, count, now, ct.expiryEpoch, ct.verifiesChecksums);
         for (; k < done; k++) {
@@ -563,7 +581,8 @@ export class Datapath {
         }
         if (k === count) break;
       }
-      out[k] = this.receive(ring, l3s[k], lengths[k], iifs[k], now, sink);
+      // Not the compiled path's case (it has looked at this packet and changed nothing): the interpreted paths.
+      out[k] = this.receiveInterpreted(ring, l3s[k], lengths[k], iifs[k], now, sink);
       k++;
     }
   }
