@@ -21,6 +21,9 @@ export const AnnounceFormat = {
 } as const;
 
 /** Why `expect` registered nothing (nf_ct_expect_related's errors); ids are >= 0. */
+/** Expectation flags (NF_CT_EXPECT_*). */
+export const ExpectFlag = { PERMANENT: 1, INACTIVE: 2 } as const;
+
 export const ExpectFail = { FULL: -1, BUSY: -2, ALREADY: -3 } as const;
 
 /**
@@ -165,14 +168,13 @@ export interface HelperHost {
     timeoutMs: number,
     now: number,
   ): boolean;
-  flushSignalling(master: number): void;
+  /** nf_conntrack_sip.c flush_expectations: the master's media expectations, or (not `media`) its signalling one. */
+  flushExpectations(master: number, media: boolean): void;
   sport(e: number, dir: number): number;
   /** nf_ct_unexpect_related: withdraw expectation `x`. */
   unexpectRelated(x: number): void;
   /** nf_ct_refresh: entry `e` now expires `ms` after `now`. */
   refreshTimeout(e: number, ms: number, now: number): void;
-  /** nf_conntrack_sip.c flush_expectations(ct, true): drop the master's media expectations. */
-  flushMedia(master: number): void;
   /** The SIP helper's state of connection `master`. */
   sipMaster(master: number): SipMaster;
   /** nf_ct_helper_log: why the helper is about to drop the packet. */

@@ -16,7 +16,7 @@ import { formatIpv4, formatIpv6, wordsToIpv6 } from "../../wire/address.js";
 import { TcpCause, TcpTracker, TcpVerdict, tcpFlagsValid } from "./tcp-tracker.js";
 import { TCP_STATE_NAMES, TcpTimeouts, resolveTimeouts } from "./timeouts.js";
 import type { TimeoutProfile, TimeoutTable } from "./timeouts.js";
-import { CtHelper, ExpectClass, ExpectFail, ftpHelp } from "./alg-helper.js";
+import { CtHelper, ExpectClass, ExpectFail, ExpectFlag, ftpHelp } from "./alg-helper.js";
 import { sipHelp } from "./sip-helper.js";
 import { ExpiryClock, PROTO_SHIFT, R, STATUS_MASK } from "./entry-layout.js";
 import { SeqAdjustments } from "./seqadj.js";
@@ -106,10 +106,7 @@ export const CT_CAUSE_NAMES = [
   "expected by helper",
 ] as const;
 
-/** Expectation flags (NF_CT_EXPECT_*). */
-export const ExpectFlag = { PERMANENT: 1, INACTIVE: 2 } as const;
-
-export { ExpectClass, ExpectFail };
+export { ExpectClass, ExpectFail, ExpectFlag };
 
 /** ftp_exp_policy and sip_exp_policy max_expected, by ExpectClass (IP_CT_DIR_MAX is 2). */
 const FTP_MAX_EXPECTED = [1];
@@ -1508,7 +1505,7 @@ export class Conntrack implements HelperHost {
   }
 
   /**
-   * nf_conntrack_sip.c refresh_signalling_expectation: the master's live signalling (PERMANENT) expectation for
+   * nf_conntrack_sip.c refresh_signalling_expectation: the master's live signalling-class expectation for
    * `dst`:`dport` over `proto` is activated and its timeout set (a 2xx to REGISTER). False when none matched.
    */
   refreshSignalling(
@@ -1521,7 +1518,7 @@ export class Conntrack implements HelperHost {
   ): boolean {
     const n = this.family(master) === 6 ? 4 : 1;
     for (let x = 0; x < this.expCap; x++) {
-      if (this.expMaster[x] !== master || !(this.expFlags[x] & ExpectFlag.PERMANENT)) continue;
+      if (this.expMaster[x] !== master || this.expClass[x] !== ExpectClass.SIGNALLING) continue;
       if (this.expProto[x] !== proto || this.expPort[x * 2 + 1] !== dport || this.expExpires[x] <= now) continue;
       let same = true;
       for (let i = 0; i < n; i++) if (this.expAddr[x * 8 + 4 + i] !== dst[i] >>> 0) same = false;
@@ -1533,16 +1530,16 @@ export class Conntrack implements HelperHost {
     return false;
   }
 
-  /** nf_conntrack_sip.c flush_expectations(ct, false): drop the master's signalling expectations. */
-  flushSignalling(master: number): void {
-    for (let x = 0; x < this.expCap; x++)
-      if (this.expMaster[x] === master && this.expFlags[x] & ExpectFlag.PERMANENT) this.unexpect(x);
-  }
-
-  /** nf_conntrack_sip.c flush_expectations(ct, true): the master's media (not signalling) expectations go. */
-  flushMedia(master: number): void {
-    for (let x = 0; x < this.expCap; x++)
-      if (this.expMaster[x] === master && !(this.expFlags[x] & ExpectFlag.PERMANENT)) this.unexpect(x);
+  /**
+   * nf_conntrack_sip.c flush_expectations: the master's media expectations (every class but signalling) go, or,
+   * without `media`, its (first) signalling one.
+   */
+  flushExpectations(master: number, media: boolean): void {
+    for (let x = 0; x < this.expCap; x++) {
+      if (this.expMaster[x] !== master || (this.expClass[x] !== ExpectClass.SIGNALLING) !== media) continue;
+      this.unexpect(x);
+      if (!media) return;
+    }
   }
 
   sipMaster(master: number): SipMaster {

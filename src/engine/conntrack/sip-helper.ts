@@ -11,6 +11,7 @@ import {
   AnnounceFormat,
   EXPECT_NAT_SIP_EXPECTED,
   ExpectFail,
+  ExpectFlag,
   HelperNatResult,
   NAT_MASK,
   expectOrNat,
@@ -36,8 +37,6 @@ const SIP_EXPECT_TIMEOUT_MS = 3 * 60 * 1000;
 const MS = 1000;
 /** sip_timeout: how long a connection that carried SIP lives (3600 s). */
 const SIP_TIMEOUT_MS = 3600 * MS;
-const EXPECT_PERMANENT = 1;
-const EXPECT_INACTIVE = 2;
 /** A SIP message is at least `SIP/2.0 200` long. */
 const MIN_MESSAGE = 11;
 const SIP_VERSION_SP = sipBytes("SIP/2.0 ");
@@ -135,7 +134,7 @@ function registerRequest(m: SipMessageAt, sip: SipMaster, cseq: number): number 
       port,
       proto,
       SIP_EXPECT_TIMEOUT_MS,
-      EXPECT_PERMANENT | EXPECT_INACTIVE,
+      ExpectFlag.PERMANENT | ExpectFlag.INACTIVE,
       EXPECT_NAT_SIP_EXPECTED,
       AnnounceFormat.SIP_ADDR_PORT,
       base + contactAt,
@@ -184,7 +183,7 @@ function registerResponse(m: SipMessageAt, sip: SipMaster, cseq: number, code: n
       if (host.refreshSignalling(e, proto, m.addr, port, cExpires * MS, m.now)) return HelperNatResult.ACCEPT;
     }
   }
-  host.flushSignalling(e);
+  host.flushExpectations(e, false);
   return HelperNatResult.ACCEPT;
 }
 
@@ -303,7 +302,7 @@ function processSdp(m: SipMessageAt): number {
 /** process_invite_response, process_update_response, process_prack_response. */
 function sdpResponse(m: SipMessageAt, sip: SipMaster, cseq: number, code: number): number {
   if ((code >= 100 && code <= 199) || (code >= 200 && code <= 299)) return processSdp(m);
-  if (sip.inviteCseq === cseq) m.host.flushMedia(m.e);
+  if (sip.inviteCseq === cseq) m.host.flushExpectations(m.e, true);
   return HelperNatResult.ACCEPT;
 }
 
@@ -321,7 +320,7 @@ const HANDLERS: readonly SipHandler[] = [
     method: sipBytes("INVITE"),
     // process_invite_request: a new offer replaces the media expected so far.
     request: (m, sip, cseq) => {
-      m.host.flushMedia(m.e);
+      m.host.flushExpectations(m.e, true);
       const r = processSdp(m);
       if (r === HelperNatResult.ACCEPT) sip.inviteCseq = cseq;
       return r;
@@ -334,7 +333,7 @@ const HANDLERS: readonly SipHandler[] = [
   {
     method: sipBytes("BYE"),
     request: (m) => {
-      m.host.flushMedia(m.e);
+      m.host.flushExpectations(m.e, true);
       return HelperNatResult.ACCEPT;
     },
     response: null,
