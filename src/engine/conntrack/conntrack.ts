@@ -1382,12 +1382,15 @@ export class Conntrack implements HelperHost {
       if (m !== NONE && this.expExpires[i] <= now) this.unexpect(i);
       if (this.expMaster[i] === NONE) {
         if (x === NONE) x = i;
-      } else if ((skipMaster || m === master) && this.sameExpectation(i, family, proto, src, sport, dst, dport)) {
+      } else if (
+        (skipMaster || m === master) &&
+        this.expectationMeets(i, family, proto, src, sport, dst, dport, true)
+      ) {
         if (m !== master || this.expClass[i] !== cls) return ExpectFail.ALREADY;
         x = i;
         this.unexpect(i);
         break;
-      } else if (this.expectationsClash(i, family, proto, src, sport, dst, dport)) return ExpectFail.BUSY;
+      } else if (this.expectationMeets(i, family, proto, src, sport, dst, dport, false)) return ExpectFail.BUSY;
     }
     if (x === NONE) return ExpectFail.FULL;
     this.evictOverLimit(master, cls);
@@ -1462,8 +1465,12 @@ export class Conntrack implements HelperHost {
     if (x >= 0 && x < this.expCap && this.expMaster[x] !== NONE) this.unexpect(x);
   }
 
-  /** expect_clash: some connection would match both (their masks intersected: any address, any port). */
-  private expectationsClash(
+  /**
+   * Expectation `x` against `src`:`sport` → `dst`:`dport` (src null, sport 0: any): with `exact`, the same tuple and
+   * masks (expect_matches); without, one that some connection would match as well (expect_clash: the masks
+   * intersected).
+   */
+  private expectationMeets(
     x: number,
     family: Family,
     proto: number,
@@ -1471,35 +1478,19 @@ export class Conntrack implements HelperHost {
     sport: number,
     dst: Uint32Array,
     dport: number,
+    exact: boolean,
   ): boolean {
     if (this.expInfo[x] !== (family === 6 ? 1 : 0) || this.expProto[x] !== proto) return false;
     if (this.expPort[x * 2 + 1] !== dport) return false;
     const held = this.expPort[x * 2];
-    if (held !== 0 && sport !== 0 && held !== sport) return false;
+    const heldAny = this.expSrcAny[x] === 1;
+    if (exact ? held !== sport || heldAny !== (src === null) : held !== 0 && sport !== 0 && held !== sport)
+      return false;
+    const bySource = src !== null && !heldAny;
     const n = family === 6 ? 4 : 1;
     for (let i = 0; i < n; i++) {
       if (this.expAddr[x * 8 + 4 + i] !== dst[i] >>> 0) return false;
-      if (src !== null && this.expSrcAny[x] === 0 && this.expAddr[x * 8 + i] !== src[i] >>> 0) return false;
-    }
-    return true;
-  }
-
-  private sameExpectation(
-    x: number,
-    family: Family,
-    proto: number,
-    src: Uint32Array | null,
-    sport: number,
-    dst: Uint32Array,
-    dport: number,
-  ): boolean {
-    if (this.expInfo[x] !== (family === 6 ? 1 : 0) || this.expProto[x] !== proto) return false;
-    if (this.expPort[x * 2] !== sport || this.expPort[x * 2 + 1] !== dport) return false;
-    if ((this.expSrcAny[x] === 1) !== (src === null)) return false;
-    const n = family === 6 ? 4 : 1;
-    for (let i = 0; i < n; i++) {
-      if (this.expAddr[x * 8 + 4 + i] !== dst[i] >>> 0) return false;
-      if (src !== null && this.expAddr[x * 8 + i] !== src[i] >>> 0) return false;
+      if (bySource && this.expAddr[x * 8 + i] !== src[i] >>> 0) return false;
     }
     return true;
   }
