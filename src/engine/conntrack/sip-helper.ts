@@ -85,14 +85,6 @@ function drop(m: SipMessageAt, message: string): number {
   return HelperNatResult.HELPER_DROP;
 }
 
-/** Runs a rewriting step and moves the message's length by what it changed in the packet. */
-function tracked(m: SipMessageAt, step: () => number): number {
-  const before = m.meta.length;
-  const r = step();
-  m.len += m.meta.length - before;
-  return r;
-}
-
 /**
  * process_register_request: a REGISTER naming its sender in the Contact gets a permanent, inactive expectation
  * for connections from the registrar to that Contact (its 2xx answer activates it); expires 0 (or none given)
@@ -123,26 +115,27 @@ function registerRequest(m: SipMessageAt, sip: SipMaster, cseq: number): number 
     sip.registerCseq = cseq;
     return HelperNatResult.ACCEPT;
   }
-  const res = tracked(m, () =>
-    expectOrNat(
-      host,
-      m.meta,
-      e,
-      m.dir,
-      m.otherSrc,
-      m.addr,
-      port,
-      proto,
-      SIP_EXPECT_TIMEOUT_MS,
-      ExpectFlag.PERMANENT | ExpectFlag.INACTIVE,
-      EXPECT_NAT_SIP_EXPECTED,
-      AnnounceFormat.SIP_ADDR_PORT,
-      base + contactAt,
-      contactLen,
-      m.now,
-      sip.forcedDport,
-    ),
+  // The NAT half may rewrite the Contact to another length: the message's length moves with the packet's.
+  const before = m.meta.length;
+  const res = expectOrNat(
+    host,
+    m.meta,
+    e,
+    m.dir,
+    m.otherSrc,
+    m.addr,
+    port,
+    proto,
+    SIP_EXPECT_TIMEOUT_MS,
+    ExpectFlag.PERMANENT | ExpectFlag.INACTIVE,
+    EXPECT_NAT_SIP_EXPECTED,
+    AnnounceFormat.SIP_ADDR_PORT,
+    base + contactAt,
+    contactLen,
+    m.now,
+    sip.forcedDport,
   );
+  m.len += m.meta.length - before;
   if (res === HelperNatResult.ACCEPT) sip.registerCseq = cseq;
   return res;
 }

@@ -456,23 +456,22 @@ export class HelperNatHooks implements HelperNat {
         if (!m.mapAddr(s.matchOff, s.matchLen, s.addr, s.port)) return -1;
         const paramsAt = matchEnd + m.len - olen;
         // maddr= (RFC 3261 §18.2.1: where to send the reply), received= and rport= (RFC 3581) name this side.
-        const b = (): Uint8Array => meta.bytes;
         if (
-          parseAddressParam(b(), m.base, paramsAt, m.len, MADDR, family, true, s) > 0 &&
+          parseAddressParam(meta.bytes, m.base, paramsAt, m.len, MADDR, family, true, s) > 0 &&
           sameAddr(family, s.addr, m.ownSrc) &&
           !sameAddr(family, s.addr, m.otherDst) &&
           !m.mangle(s.matchOff, s.matchLen, sipAddressText(family, m.otherDst, true))
         )
           return -1;
         if (
-          parseAddressParam(b(), m.base, paramsAt, m.len, RECEIVED, family, false, s) > 0 &&
+          parseAddressParam(meta.bytes, m.base, paramsAt, m.len, RECEIVED, family, false, s) > 0 &&
           sameAddr(family, s.addr, m.ownDst) &&
           !sameAddr(family, s.addr, m.otherSrc) &&
           !m.mangle(s.matchOff, s.matchLen, sipAddressText(family, m.otherSrc, false))
         )
           return -1;
         if (
-          parseNumericalParam(b(), m.base, paramsAt, m.len, RPORT, s) > 0 &&
+          parseNumericalParam(meta.bytes, m.base, paramsAt, m.len, RPORT, s) > 0 &&
           s.value === m.ownDport &&
           s.value !== m.otherSport &&
           !m.mangle(s.matchOff, s.matchLen, String(m.otherSport))
